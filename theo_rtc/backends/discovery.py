@@ -1,0 +1,48 @@
+"""Find engine backends through entry points, so adding an engine changes nothing in the core."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Literal
+
+from theo_rtc.backends.stt import STTBackend
+from theo_rtc.backends.tts import TTSBackend
+
+STT_GROUP = "theo_rtc.stt_backends"
+TTS_GROUP = "theo_rtc.tts_backends"
+
+Kind = Literal["stt", "tts"]
+
+
+class EngineNotInstalledError(LookupError):
+    pass
+
+
+def available_engines(kind: Kind) -> list[str]:
+    group = STT_GROUP if kind == "stt" else TTS_GROUP
+    return sorted({ep.name for ep in entry_points(group=group)})
+
+
+def _load(group: str, engine: str) -> type:
+    matches = [ep for ep in entry_points(group=group) if ep.name == engine]
+    if not matches:
+        installed = ", ".join(sorted({ep.name for ep in entry_points(group=group)})) or "none"
+        raise EngineNotInstalledError(
+            f"no plugin provides engine {engine!r} (installed: {installed}); install its theo-plugin package"
+        )
+    cls: type = matches[0].load()
+    return cls
+
+
+def load_stt_backend(engine: str) -> STTBackend:
+    cls = _load(STT_GROUP, engine)
+    if not issubclass(cls, STTBackend):
+        raise TypeError(f"{cls!r} registered for {engine!r} is not an STTBackend")
+    return cls()
+
+
+def load_tts_backend(engine: str) -> TTSBackend:
+    cls = _load(TTS_GROUP, engine)
+    if not issubclass(cls, TTSBackend):
+        raise TypeError(f"{cls!r} registered for {engine!r} is not a TTSBackend")
+    return cls()
