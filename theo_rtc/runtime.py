@@ -1,0 +1,37 @@
+"""The runtime: model store, workers and services wired together, for the server and the CLI alike."""
+
+from __future__ import annotations
+
+import logging
+
+from theo_rtc.config import TheoSettings
+from theo_rtc.registry.store import ModelStore
+from theo_rtc.stt.service import TranscriptionService
+from theo_rtc.workers.manager import WorkerManager
+
+log = logging.getLogger("theo")
+
+
+class TheoRuntime:
+    def __init__(self, settings: TheoSettings | None = None) -> None:
+        self.settings = settings or TheoSettings()
+        self.store = ModelStore(self.settings)
+        self.workers = WorkerManager(self.settings, self.store)
+        self.transcriptions = TranscriptionService(self.settings, self.workers)
+
+    async def start(self, preload: list[str] | None = None) -> None:
+        """Start workers for ``preload`` (installed models only; missing ones are logged, not fatal)."""
+        for name in preload or []:
+            if not self.store.is_installed(name):
+                log.warning("model %s is not installed; run `theo pull %s`", name, name)
+                continue
+            await self.workers.worker(name)
+
+    async def close(self) -> None:
+        await self.workers.shutdown()
+
+    async def __aenter__(self) -> TheoRuntime:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,59 @@
+"""The FastAPI application: OpenAI audio endpoints, health, metrics, and the runtime's lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from theo_rtc import __version__
+from theo_rtc.config import TheoSettings
+from theo_rtc.runtime import TheoRuntime
+from theo_rtc.server.errors import install_error_handlers
+from theo_rtc.server.limits import BodySizeLimitMiddleware
+from theo_rtc.server.routes import health, models, transcriptions
+
+log = logging.getLogger("theo.server")
+
+WEB_DEMO_DIR = Path(__file__).resolve().parents[2] / "web_demo"
+
+
+def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | None = None) -> FastAPI:
+    settings = settings or TheoSettings()
+    runtime = runtime or TheoRuntime(settings)
+    preload = settings.preload_models or [settings.default_stt_model]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("model store: %s (%d models installed)", settings.models_dir, len(runtime.store.list()))
+        await runtime.start(preload)
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="Theo RTC",
+        version=__version__,
+        description="Self-hosted realtime voice runtime with OpenAI-compatible audio endpoints.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.expected_models = [m for m in preload if runtime.store.is_installed(m)]
+    app.state.component_status = _component_status_factory()
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    install_error_handlers(app)
+    app.include_router(transcriptions.router)
+    app.include_router(models.router)
+    app.include_router(health.router)
+    return app
+
+
+def _component_status_factory() -> Callable[[], dict[str, str]]:
+    def status() -> dict[str, str]:
+        return {"preprocessing": "ok"}
+
+    return status

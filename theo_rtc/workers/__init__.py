@@ -1,0 +1,7 @@
+"""Engine workers: subprocesses serving gRPC, their lifecycle manager and runtime-side clients."""
+
+from theo_rtc.workers.manager import WorkerManager
+from theo_rtc.workers.process import WorkerInfo, WorkerProcess, WorkerState
+from theo_rtc.workers.stt_client import BatchStream, STTWorkerClient
+
+__all__ = ["BatchStream", "STTWorkerClient", "WorkerInfo", "WorkerManager", "WorkerProcess", "WorkerState"]

@@ -1,0 +1,67 @@
+"""Keeps one worker subprocess per model in use; starts them on demand, restarts them when they die."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from theo_rtc.config import TheoSettings
+from theo_rtc.errors import InvalidRequestError
+from theo_rtc.observability import metrics
+from theo_rtc.registry.store import ModelStore
+from theo_rtc.workers.process import WorkerInfo, WorkerProcess, WorkerState
+from theo_rtc.workers.stt_client import STTWorkerClient
+
+log = logging.getLogger("theo.workers")
+
+
+class WorkerManager:
+    def __init__(self, settings: TheoSettings, store: ModelStore) -> None:
+        self.settings = settings
+        self.store = store
+        self._workers: dict[str, WorkerProcess] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def worker(self, model_name: str) -> WorkerProcess:
+        """The running worker for ``model_name``, started if needed (raises ModelNotFoundError)."""
+        existing = self._workers.get(model_name)
+        if existing is not None and existing.state != WorkerState.FAILED:
+            return existing
+        lock = self._locks.setdefault(model_name, asyncio.Lock())
+        async with lock:
+            existing = self._workers.get(model_name)
+            if existing is not None and existing.state != WorkerState.FAILED:
+                return existing
+            model = self.store.get(model_name)
+            worker = WorkerProcess(
+                model,
+                start_timeout=self.settings.worker_start_timeout_s,
+                restart_backoff=self.settings.worker_restart_backoff_s,
+                cpu_threads=self.settings.worker_cpu_threads,
+                concurrency=self.settings.worker_concurrency,
+                on_exit=self._on_worker_exit,
+            )
+            self._workers[model_name] = worker
+            await worker.start()
+            return worker
+
+    async def stt(self, model_name: str) -> STTWorkerClient:
+        worker = await self.worker(model_name)
+        if worker.kind != "stt":
+            raise InvalidRequestError(f"model {model_name!r} is a {worker.kind} model, not speech-to-text",
+                                      param="model")
+        return STTWorkerClient(worker)
+
+    def infos(self) -> list[WorkerInfo]:
+        return [w.info() for w in self._workers.values()]
+
+    def get_running(self, model_name: str) -> WorkerProcess | None:
+        return self._workers.get(model_name)
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(w.stop() for w in self._workers.values()), return_exceptions=True)
+        self._workers.clear()
+
+    def _on_worker_exit(self, model_name: str, code: int | None) -> None:
+        metrics.worker_errors_total.labels(model_name, "exit").inc()
+        metrics.worker_restarts_total.labels(model_name).inc()

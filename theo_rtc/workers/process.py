@@ -1,0 +1,209 @@
+"""One engine worker subprocess: spawn, readiness, exit detection, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import grpc
+
+from theo_rtc.errors import WorkerUnavailableError
+from theo_rtc.observability import metrics
+from theo_rtc.registry.store import InstalledModel
+from theo_rtc.scheduler import PriorityLimiter
+from theo_rtc.workers.protocol import GRPC_OPTIONS, READY_PREFIX
+
+log = logging.getLogger("theo.workers")
+
+WORKER_MODULES = {"stt": "theo_rtc.workers.stt_worker", "tts": "theo_rtc.workers.tts_worker"}
+
+
+class WorkerState(StrEnum):
+    STARTING = "starting"
+    READY = "ready"
+    RESTARTING = "restarting"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    model: str
+    type: str
+    engine: str
+    state: str
+    pid: int | None
+    port: int | None
+    restarts: int
+    uptime_s: float
+    in_flight: int
+    queued: int
+    last_error: str | None
+
+
+class WorkerProcess:
+    """Owns the subprocess for ``model``; restarts it whenever it exits without being asked to."""
+
+    def __init__(
+        self,
+        model: InstalledModel,
+        *,
+        start_timeout: float,
+        restart_backoff: float,
+        cpu_threads: int,
+        concurrency: int,
+        on_exit: Callable[[str, int | None], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.kind = model.manifest.type
+        self.limiter = PriorityLimiter(concurrency)
+        self._start_timeout = start_timeout
+        self._backoff = restart_backoff
+        self._cpu_threads = cpu_threads
+        self._on_exit = on_exit
+        self._proc: asyncio.subprocess.Process | None = None
+        self.channel: grpc.aio.Channel | None = None
+        self.port: int | None = None
+        self.state = WorkerState.STOPPED
+        self.restarts = 0
+        self.last_error: str | None = None
+        self._ready = asyncio.Event()
+        self._started_at = 0.0
+        self._stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._generation = 0
+        self._stderr_tail: list[str] = []
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
+
+    def info(self) -> WorkerInfo:
+        return WorkerInfo(
+            model=self.model.name,
+            type=self.kind,
+            engine=self.model.manifest.engine,
+            state=self.state.value,
+            pid=self.pid,
+            port=self.port,
+            restarts=self.restarts,
+            uptime_s=round(time.monotonic() - self._started_at, 1) if self.state == WorkerState.READY else 0.0,
+            in_flight=self.limiter.in_use,
+            queued=self.limiter.waiting,
+            last_error=self.last_error,
+        )
+
+    async def start(self) -> None:
+        self._stopping = False
+        self.state = WorkerState.STARTING if self.restarts == 0 else WorkerState.RESTARTING
+        self._ready.clear()
+        self._generation += 1
+        generation = self._generation
+        cmd = [sys.executable, "-m", WORKER_MODULES[self.kind], "--model-dir", str(self.model.path)]
+        if self._cpu_threads:
+            cmd += ["--cpu-threads", str(self._cpu_threads)]
+        log.info("starting %s worker for %s", self.kind, self.model.name)
+        self._proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        proc = self._proc
+        self._spawn(self._forward_stderr(proc))
+        try:
+            port = await asyncio.wait_for(self._read_ready(proc), self._start_timeout)
+        except (TimeoutError, RuntimeError) as exc:
+            await asyncio.sleep(0.2)  # let the stderr forwarder catch the traceback
+            tail = " | ".join(self._stderr_tail[-3:])
+            self.last_error = f"worker did not become ready: {exc or 'timeout'}" + (f" ({tail})" if tail else "")
+            self.state = WorkerState.FAILED
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            raise WorkerUnavailableError(f"the {self.model.name} worker failed to start: {self.last_error}") from exc
+        self.port = port
+        if self.channel is not None:
+            await self.channel.close()
+        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS)
+        self._started_at = time.monotonic()
+        self.state = WorkerState.READY
+        self._ready.set()
+        metrics.workers_ready.labels(self.model.name, self.kind).set(1)
+        log.info("%s worker for %s ready (pid %s, port %s)", self.kind, self.model.name, proc.pid, port)
+        self._spawn(self._watch(proc, generation))
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        if self.state == WorkerState.FAILED:
+            raise WorkerUnavailableError(f"the {self.model.name} worker failed: {self.last_error}")
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout or self._start_timeout)
+        except TimeoutError as exc:
+            raise WorkerUnavailableError(f"the {self.model.name} worker is not ready yet; retry shortly") from exc
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.state = WorkerState.STOPPED
+        self._ready.clear()
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 5.0)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if self.channel is not None:
+            await self.channel.close()
+            self.channel = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _read_ready(self, proc: asyncio.subprocess.Process) -> int:
+        assert proc.stdout is not None
+        while True:
+            line = await proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"exited with code {await proc.wait()} before it was ready")
+            text = line.decode(errors="replace").strip()
+            if text.startswith(READY_PREFIX):
+                return int(text.split("port=", 1)[1])
+
+    async def _forward_stderr(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        worker_log = logging.getLogger(f"theo.worker.{self.model.name}")
+        async for line in proc.stderr:
+            text = line.decode(errors="replace").rstrip()
+            if text:
+                # Workers log "LEVEL name: message"; keep their level so engine chatter stays at debug.
+                level = logging.getLevelName(text.split(" ", 1)[0])
+                worker_log.log(level if isinstance(level, int) and level != logging.INFO else logging.DEBUG,
+                               "%s", text)
+                self._stderr_tail = [*self._stderr_tail[-9:], text[-300:]]
+
+    async def _watch(self, proc: asyncio.subprocess.Process, generation: int) -> None:
+        code = await proc.wait()
+        if self._stopping or generation != self._generation:
+            return
+        self._ready.clear()
+        self.state = WorkerState.RESTARTING
+        metrics.workers_ready.labels(self.model.name, self.kind).set(0)
+        self.last_error = f"worker exited unexpectedly with code {code}"
+        log.warning("%s worker for %s exited (code %s); restarting", self.kind, self.model.name, code)
+        if self._on_exit is not None:
+            self._on_exit(self.model.name, code)
+        await asyncio.sleep(self._backoff)
+        self.restarts += 1
+        try:
+            await self.start()
+        except WorkerUnavailableError as exc:
+            log.error("%s", exc)
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,6 @@
+"""Constants shared by worker subprocesses and the runtime that spawns them."""
+
+READY_PREFIX = "THEO_WORKER_READY"
+"""First stdout line of a worker once it serves: ``THEO_WORKER_READY port=N``."""
+
+GRPC_OPTIONS = [("grpc.max_receive_message_length", 256 << 20), ("grpc.max_send_message_length", 256 << 20)]

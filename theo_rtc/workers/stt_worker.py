@@ -1,0 +1,123 @@
+"""STT worker subprocess: loads one model through its engine plugin and serves ``STTWorker`` over gRPC.
+
+Run by the :class:`~theo_rtc.workers.manager.WorkerManager`; prints ``THEO_WORKER_READY port=N`` on stdout
+once the model is loaded and the server listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from theo_rtc.backends import STTBackend, StreamChunk, load_stt_backend
+from theo_rtc.preprocessing.pipeline import pcm16_to_float
+from theo_rtc.proto import stt_worker_pb2 as pb
+from theo_rtc.proto import stt_worker_pb2_grpc as pb_grpc
+from theo_rtc.registry.manifest import ModelManifest
+from theo_rtc.workers.protocol import GRPC_OPTIONS, READY_PREFIX
+from theo_rtc.workers.convert import hypothesis_to_pb, info_to_pb, options_from_pb, segment_to_pb
+
+log = logging.getLogger("theo.worker.stt")
+
+
+
+class STTWorkerServicer(pb_grpc.STTWorkerServicer):
+    def __init__(self, backend: STTBackend, manifest: ModelManifest) -> None:
+        self.backend = backend
+        self.manifest = manifest
+        self._requests: dict[str, asyncio.Task[object]] = {}
+
+    async def TranscribeFile(  # noqa: N802 - gRPC method name
+        self, request: pb.TranscribeFileRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.TranscribeFileEvent]:
+        task = asyncio.current_task()
+        if request.request_id and task is not None:
+            self._requests[request.request_id] = task
+        try:
+            if request.HasField("pcm16_path"):
+                audio = (np.fromfile(request.pcm16_path, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
+            else:
+                audio = pcm16_to_float(request.pcm16)
+            result = await self.backend.transcribe_file(audio, options_from_pb(request.options))
+            yield pb.TranscribeFileEvent(info=info_to_pb(result.info))
+            async for segment in result.segments:
+                yield pb.TranscribeFileEvent(segment=segment_to_pb(segment))
+        finally:
+            self._requests.pop(request.request_id, None)
+
+    async def TranscribeStream(  # noqa: N802
+        self, request_iterator: AsyncIterator[pb.AudioFrame], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.TranscriptEvent]:
+        session_id = ""
+
+        async def chunks() -> AsyncIterator[StreamChunk]:
+            nonlocal session_id
+            async for frame in request_iterator:
+                session_id = frame.session_id or session_id
+                yield StreamChunk(
+                    audio=pcm16_to_float(frame.pcm16),
+                    decode=frame.decode,
+                    commit=frame.commit,
+                    reset=frame.reset,
+                    options=options_from_pb(frame.options) if frame.HasField("options") else None,
+                )
+
+        async for hypothesis in self.backend.transcribe_stream(chunks()):
+            yield hypothesis_to_pb(session_id, hypothesis)
+
+    async def Cancel(self, request: pb.CancelRequest, context: grpc.aio.ServicerContext) -> pb.CancelResponse:  # noqa: N802
+        task = self._requests.pop(request.request_id, None)
+        if task is None:
+            return pb.CancelResponse(cancelled=False)
+        task.cancel()
+        return pb.CancelResponse(cancelled=True)
+
+    async def Health(self, request: pb.HealthRequest, context: grpc.aio.ServicerContext) -> pb.HealthResponse:  # noqa: N802
+        status = await self.backend.health()
+        details = dict(status.details) | {"pid": str(os.getpid()), "in_flight": str(len(self._requests))}
+        return pb.HealthResponse(status=status.status, engine=self.manifest.engine, model=self.manifest.name,
+                                 details=details)
+
+
+async def serve(model_dir: Path, cpu_threads: int) -> None:
+    manifest = ModelManifest.load(model_dir)
+    backend = load_stt_backend(manifest.engine)
+    config = dict(manifest.engine_config)
+    if cpu_threads:
+        config["cpu_threads"] = cpu_threads
+    await backend.load(model_dir, config)
+
+    server = grpc.aio.server(options=GRPC_OPTIONS)
+    pb_grpc.add_STTWorkerServicer_to_server(STTWorkerServicer(backend, manifest), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(f"{READY_PREFIX} port={port}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop(grace=1.0)
+    await backend.unload()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Theo STT worker (started by `theo serve`)")
+    parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--cpu-threads", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(args.model_dir, args.cpu_threads))
+
+
+if __name__ == "__main__":
+    main()
