@@ -17,11 +17,12 @@ from __future__ import annotations
 import struct
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import av
 import numpy as np
 import soxr
+from av.audio.stream import AudioStream
 
 from theo_rtc.backends.types import AudioChunk
 
@@ -53,7 +54,9 @@ def content_type(fmt: str) -> str:
     try:
         return CONTENT_TYPES[fmt]
     except KeyError:
-        raise ValueError(f"unsupported response_format {fmt!r}; use one of {', '.join(RESPONSE_FORMATS)}") from None
+        raise ValueError(
+            f"unsupported response_format {fmt!r}; use one of {', '.join(RESPONSE_FORMATS)}"
+        ) from None
 
 
 class _Resampler:
@@ -142,8 +145,13 @@ class WavEncoder(PcmEncoder):
         rate = self.output_rate
         unknown = 0xFFFFFFFF  # streaming: size not known yet (FFmpeg, browsers, sox read to EOF)
         fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
-        return b"RIFF" + struct.pack("<I", unknown) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + (
-            b"data" + struct.pack("<I", unknown)
+        return (
+            b"RIFF"
+            + struct.pack("<I", unknown)
+            + b"WAVEfmt "
+            + struct.pack("<I", 16)
+            + fmt
+            + (b"data" + struct.pack("<I", unknown))
         )
 
     def _with_header(self, data: bytes) -> bytes:
@@ -213,7 +221,9 @@ class _Sink:
 
 
 class _PyAVEncoder(AudioEncoder):
-    def __init__(self, fmt: str, input_rate: int, output_rate: int | None = None, bit_rate: int | None = None):
+    def __init__(
+        self, fmt: str, input_rate: int, output_rate: int | None = None, bit_rate: int | None = None
+    ):
         container_fmt, codec, default_bit_rate, rates = _CODECS[fmt]
         rate = output_rate or input_rate
         if rates is not None and rate not in rates:
@@ -226,7 +236,7 @@ class _PyAVEncoder(AudioEncoder):
         if fmt == "opus":
             options["page_duration"] = "20000"  # µs: emit an Ogg page per Opus packet, not per second
         self._container: Any = av.open(self._sink, mode="w", format=container_fmt, options=options)
-        self._stream: Any = self._container.add_stream(codec, rate=self.output_rate)
+        self._stream = cast(AudioStream, self._container.add_stream(codec, rate=self.output_rate))
         self._stream.layout = "mono"
         if default_bit_rate is not None:
             self._stream.bit_rate = bit_rate or default_bit_rate

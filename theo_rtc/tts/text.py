@@ -104,7 +104,7 @@ _ABBREVIATIONS = frozenset(
         # Portuguese
         "sra", "srta", "dra", "profa", "exmo", "exma", "ilmo", "ilma", "av", "r", "pág", "pag",
         "p.ex", "obs", "tel", "cia", "ltda", "nº", "n.º", "art", "cap", "vol", "ed", "aprox",
-        "min", "máx", "max", "séc", "sec", "v.exa", "v.sa", "s.a", "dept", "depto",
+        "min", "máx", "max", "séc", "sec", "v.exa", "v.sa", "s.a", "depto",
     }
 )  # fmt: skip
 
@@ -131,7 +131,7 @@ def _is_abbreviation(before: str) -> bool:
     if word in _ABBREVIATIONS:
         return True
     # Single-letter initials ("J. K. Rowling") and dotted acronyms ("U.S.A.").
-    return len(word) == 1 and word.isalpha() or bool(re.fullmatch(r"(?:\w\.)+\w", word))
+    return (len(word) == 1 and word.isalpha()) or bool(re.fullmatch(r"(?:\w\.)+\w", word))
 
 
 def _raw_sentences(text: str) -> Iterator[str]:
@@ -236,14 +236,19 @@ def split_sentences(
 
 # --- language guess ----------------------------------------------------------------------------
 
-_PT_WORDS = frozenset(
+
+def _words(spaced: str) -> frozenset[str]:
+    return frozenset(spaced.split())
+
+
+_PT_WORDS = _words(
     "o a os as um uma de do da dos das em no na nos nas que é não com para por mais se como mas "
     "ao à eu você ele ela isso este esta está são foi ser ter tem muito também já obrigado olá "
-    "bom dia tudo bem sim meu minha seu sua pelo pela".split()
+    "bom dia tudo bem sim meu minha seu sua pelo pela"
 )
-_EN_WORDS = frozenset(
+_EN_WORDS = _words(
     "the a an of and to in is it that for on with as was are be this have you i he she we they "
-    "not but at by from or his her my your what will can there their hello thank thanks yes".split()
+    "not but at by from or his her my your what will can there their hello thank thanks yes"
 )
 _PT_CHARS = frozenset("ãõçâêôáéíóúà")
 _WORD = re.compile(r"[^\W\d_]+")
