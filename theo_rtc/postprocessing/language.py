@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from theo_rtc.postprocessing.numbers import EN, PT
-from theo_rtc.postprocessing.tokens import tokenize
+from theo_rtc.postprocessing.tokens import tokenize, word_set
 
 SUPPORTED = ("pt", "en")
 
 _ALIASES = {"portuguese": "pt", "português": "pt", "portugues": "pt", "english": "en", "inglês": "en"}
 
-_PT_HINTS = frozenset(
+_PT_HINTS = word_set(
     "o a os as de do da dos das que não é em um uma para com por mais meu minha seu sua você eu ele ela "
-    "reais centavos cpf cnpj cep telefone conta número são está foi tem".split()
+    "reais centavos cpf cnpj cep telefone conta número são está foi tem"
 )
-_EN_HINTS = frozenset(
+_EN_HINTS = word_set(
     "the a an of and to is are was in on my your it that this for with you i we they not "
-    "dollars cents percent number account phone".split()
+    "dollars cents percent number account phone"
 )
 
 

@@ -65,7 +65,9 @@ PT = NumberLexicon(
     connectors=frozenset({"e"}),
     dictation_digits={"meia": 6},
     zero=frozenset({"zero"}),
-    scale_needs_count=frozenset({"milhão", "milhao", "milhões", "milhoes", "bilhão", "bilhao", "bilhões", "bilhoes"}),
+    scale_needs_count=frozenset(
+        {"milhão", "milhao", "milhões", "milhoes", "bilhão", "bilhao", "bilhões", "bilhoes"}
+    ),
 )  # fmt: skip
 
 EN = NumberLexicon(
@@ -109,7 +111,9 @@ class SpokenNumber:
         return str(self.value)
 
 
-def parse_number(words: Sequence[str], i: int, lex: NumberLexicon, *, dictation: bool = False) -> SpokenNumber | None:
+def parse_number(
+    words: Sequence[str], i: int, lex: NumberLexicon, *, dictation: bool = False
+) -> SpokenNumber | None:
     """Parse the longest spoken cardinal starting at ``words[i]`` (lower-cased, punctuation stripped).
 
     ``dictation`` accepts words that are digits only when reading digits out ("meia" = 6, "oh" = 0).

@@ -45,3 +45,8 @@ def tokenize(text: str) -> list[Token]:
 def strip_accents(word: str) -> str:
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def word_set(words: str) -> frozenset[str]:
+    """A frozenset from a whitespace-separated word list (keeps long vocabularies readable)."""
+    return frozenset(words.split())

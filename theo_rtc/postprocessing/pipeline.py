@@ -1,0 +1,198 @@
+"""The post-processing pipeline for final transcripts: entity formatting -> ITN -> hot-word correction.
+
+Entity formatting runs first because NeMo's ITN misreads dictated documents (a CPF becomes a phone
+number). Every stage is optional per request, timed into ``theo_stt_postprocessing_duration_seconds``,
+and isolated: a stage that raises is skipped and counted, the transcript is still delivered.
+Never apply it to partial transcripts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from theo_rtc.backends.types import TranscriptSegment
+from theo_rtc.observability import metrics
+from theo_rtc.postprocessing.alignment import realign_words
+from theo_rtc.postprocessing.entity_formatting import EntityFormatter
+from theo_rtc.postprocessing.hot_words import MAX_HOT_WORDS, HotWordCorrector
+from theo_rtc.postprocessing.itn import ITN_LANGUAGES, NemoITN
+from theo_rtc.postprocessing.language import SUPPORTED, resolve_language
+
+logger = logging.getLogger(__name__)
+
+Domain = Literal["banking", "telecom", "generic"]
+DOMAINS: tuple[str, ...] = get_args(Domain)
+STAGES = ("entities", "itn", "hot_words")
+MAX_TEXT_CHARS = 100_000  # longer input is passed through untouched rather than risk a slow request
+_MAX_HOT_WORD_LABELS = (
+    500  # bound the label set of theo_stt_hot_word_hits_total (hot words come from clients)
+)
+
+
+def parse_hot_words(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """'PIX, TED,Selic' or ["PIX", "TED"] -> ("PIX", "TED", "Selic"); blanks and duplicates dropped."""
+    if value is None:
+        return ()
+    items = (
+        value.split(",") if isinstance(value, str) else [part for v in value for part in str(v).split(",")]
+    )
+    seen: dict[str, None] = {}
+    for item in items:
+        word = " ".join(item.split())
+        if word and word.lower() not in (s.lower() for s in seen):
+            seen[word] = None
+    return tuple(seen)[:MAX_HOT_WORDS]
+
+
+@dataclass(frozen=True, slots=True)
+class PostProcessingOptions:
+    """Per request or per session. ``language`` None means: guess between pt and en from the text."""
+
+    itn: bool = True
+    entities: bool = True
+    domain: Domain = "generic"
+    language: str | None = None
+    hot_words: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.domain not in DOMAINS:
+            raise ValueError(f"domain must be one of {', '.join(DOMAINS)}, got {self.domain!r}")
+        if not isinstance(self.hot_words, tuple):
+            object.__setattr__(self, "hot_words", parse_hot_words(self.hot_words))
+
+
+@dataclass(slots=True)
+class StageReport:
+    status: str  # ok | disabled | skipped: <why> | unavailable | failed: <error>
+    ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "ms": round(self.ms, 3)}
+
+
+@dataclass(slots=True)
+class NormalizationResult:
+    text: str
+    language: str | None
+    stages: dict[str, StageReport] = field(default_factory=dict)
+    hot_word_hits: list[str] = field(default_factory=list)
+
+
+class PostProcessor:
+    """One per process: holds the NeMo grammars. Thread-safe."""
+
+    def __init__(self, *, itn_cache_dir: Path | None = None, itn: NemoITN | None = None) -> None:
+        self.entities = EntityFormatter()
+        self.itn = itn or NemoITN(itn_cache_dir)
+        self.hot_words = HotWordCorrector()
+        self._hit_labels: set[str] = set()
+
+    def status(self) -> dict[str, str]:
+        """Per stage, for ``/health``: "ok..." or "unavailable: reason"."""
+        return {"entities": "ok", "itn": self.itn.status(), "hot_words": "ok"}
+
+    def warm_up(self, languages: Iterable[str] = ITN_LANGUAGES) -> None:
+        """Build or load NeMo's grammars (disk cache) and run each stage once; call at server start-up."""
+        self.itn.warm_up(languages)
+        for language in languages:
+            self.normalize("dois mil e vinte e cinco" if language == "pt" else "twenty twenty five",
+                           PostProcessingOptions(language=language, hot_words=("PIX",)))  # fmt: skip
+
+    # --- text ----------------------------------------------------------------------------------------------
+    def process_text(self, text: str, options: PostProcessingOptions | None = None) -> str:
+        return self.normalize(text, options).text
+
+    def normalize(self, text: str, options: PostProcessingOptions | None = None) -> NormalizationResult:
+        options = options or PostProcessingOptions()
+        if not isinstance(text, str):  # defensive: engines should hand over str
+            text = "" if text is None else str(text)
+        try:
+            language = resolve_language(options.language, text)
+        except Exception:
+            logger.exception("language resolution failed")
+            language = None
+        result = NormalizationResult(text=text, language=language)
+        too_long = len(text) > MAX_TEXT_CHARS
+        for stage in STAGES:
+            result.stages[stage] = self._run_stage(stage, result, options, too_long)
+        return result
+
+    def _run_stage(
+        self, stage: str, result: NormalizationResult, options: PostProcessingOptions, too_long: bool
+    ) -> StageReport:
+        text, language = result.text, result.language
+        if stage == "entities" and not options.entities:
+            return StageReport("disabled")
+        if stage == "itn" and not options.itn:
+            return StageReport("disabled")
+        if stage == "hot_words" and not options.hot_words:
+            return StageReport("disabled")
+        if not text.strip():
+            return StageReport("skipped: empty text")
+        if too_long:
+            return StageReport(f"skipped: text longer than {MAX_TEXT_CHARS} characters")
+        if stage != "hot_words" and language not in SUPPORTED:
+            return StageReport(f"skipped: language {options.language or 'undetected'} not supported")
+        if stage == "itn" and language is not None and not self.itn.available(language):
+            return StageReport("unavailable")
+
+        started = time.perf_counter()
+        try:
+            hits: list[str] = []
+            if stage == "entities":
+                assert language is not None
+                new_text = self.entities.format(text, language, options.domain)
+            elif stage == "itn":
+                assert language is not None
+                new_text = self.itn.apply(text, language)
+            else:
+                new_text, hits = self.hot_words.correct(text, options.hot_words)
+            if not isinstance(new_text, str) or not new_text.strip():
+                raise ValueError(f"stage {stage} returned no text")
+        except Exception as exc:
+            elapsed = time.perf_counter() - started
+            metrics.stt_postprocessing_failures_total.labels(stage=stage).inc()
+            logger.warning("post-processing stage %s failed and was skipped", stage, exc_info=True)
+            return StageReport(f"failed: {type(exc).__name__}", elapsed * 1000)
+        elapsed = time.perf_counter() - started
+        metrics.stt_postprocessing_duration_seconds.labels(stage=stage).observe(elapsed)
+        result.text = new_text
+        for hit in hits:
+            self._count_hit(hit)
+        result.hot_word_hits.extend(hits)
+        return StageReport("ok", elapsed * 1000)
+
+    def _count_hit(self, hot_word: str) -> None:
+        if hot_word not in self._hit_labels and len(self._hit_labels) >= _MAX_HOT_WORD_LABELS:
+            hot_word = "_other"
+        else:
+            self._hit_labels.add(hot_word)
+        metrics.stt_hot_word_hits_total.labels(hot_word=hot_word).inc()
+
+    # --- segments ------------------------------------------------------------------------------------------
+    def process_segments(
+        self, segments: Iterable[TranscriptSegment], options: PostProcessingOptions | None = None
+    ) -> list[TranscriptSegment]:
+        """Rewrite final segments; word timings follow the rewritten words, segment bounds stay."""
+        return [self.process_segment(segment, options) for segment in segments]
+
+    def process_segment(
+        self, segment: TranscriptSegment, options: PostProcessingOptions | None = None
+    ) -> TranscriptSegment:
+        stripped = segment.text.strip()
+        new_text = self.process_text(stripped, options)
+        if new_text == stripped:
+            return segment
+        leading = segment.text[: len(segment.text) - len(segment.text.lstrip())]
+        try:
+            words = realign_words(segment.words, new_text) if segment.words else ()
+        except Exception:
+            logger.warning("word re-alignment failed; segment kept as transcribed", exc_info=True)
+            metrics.stt_postprocessing_failures_total.labels(stage="alignment").inc()
+            return segment
+        return replace(segment, text=leading + new_text, words=words)
