@@ -6,7 +6,7 @@ can go straight into a chunked HTTP response.
 
 Known, format-inherent deviations in decoded duration (streams cannot be patched at the end):
 - mp3: the LAME header carries the encoder delay (decoders skip it) but not the end padding, so
-  decoders return up to ~45 ms of trailing silence.
+  decoders return 20-46 ms of trailing silence (mp3 output is therefore always 24 or 48 kHz).
 - aac: ADTS has no way to signal encoder priming, so decoders return 1024 extra samples at the start
   plus up to one frame (1024 samples) of padding at the end.
 - wav: the RIFF sizes are 0xFFFFFFFF ("unknown", streaming); readers take the data to end of file.
@@ -43,7 +43,9 @@ PCM_SAMPLE_RATE = 24_000
 
 # container format, codec, bit rate (None: lossless), sample rates the codec accepts (None: any)
 _CODECS: dict[str, tuple[str, str, int | None, tuple[int, ...] | None]] = {
-    "mp3": ("mp3", "libmp3lame", 64_000, (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)),
+    # mp3 is kept at 24/48 kHz: its undecodable end padding is then always < 50 ms (at 22.05 kHz
+    # it can reach 53 ms), and 24 kHz is what OpenAI returns anyway.
+    "mp3": ("mp3", "libmp3lame", 64_000, (24000, 48000)),
     "opus": ("ogg", "libopus", 32_000, (8000, 12000, 16000, 24000, 48000)),
     "aac": ("adts", "aac", 64_000, None),
     "flac": ("flac", "flac", None, None),

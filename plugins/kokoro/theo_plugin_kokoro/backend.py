@@ -6,9 +6,10 @@ Model directory (what ``theo pull kokoro-82m`` installs)::
     voices/<voice>.bin           raw float32 style tables, 510 x 1 x 256 each (kokoro-js layout)
       or voices.npz / voices-v1.0.bin   the same tables as one .npz (kokoro-onnx release layout)
 
-engine_config keys (all optional): ``model_file``, ``voices_file`` (an .npz), ``threads`` (ONNX
-Runtime intra-op threads, 0 = all cores), ``sentence_pause`` (seconds of silence between sentences,
-default 0.2), ``voice_map`` (OpenAI name -> native voice), ``default_voice``.
+engine_config keys (all optional): ``model_file``, ``voices_dir`` (default ``voices``),
+``voices_file`` (an .npz, instead of ``voices_dir``), ``threads`` (ONNX Runtime intra-op threads,
+0 = all cores), ``sentence_pause`` (seconds of silence between sentences, default 0.2),
+``voice_map`` (OpenAI name -> native voice), ``default_voice`` (default ``af_heart``).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def _read_voice_tables(model_dir: Path, config: Mapping[str, Any]) -> dict[str, 
     if npz_path is not None:
         with np.load(npz_path) as npz:
             return {name: np.asarray(npz[name], dtype=np.float32) for name in npz.files}
-    bins = sorted((model_dir / "voices").glob("*.bin"))
+    bins = sorted((model_dir / str(config.get("voices_dir", "voices"))).glob("*.bin"))
     if not bins:
         raise FileNotFoundError(f"no Kokoro voices in {model_dir} (expected voices/*.bin or voices.npz)")
     tables: dict[str, np.ndarray] = {}
