@@ -96,8 +96,15 @@ class EntityFormatter:
                 pieces.append(tokens[i].raw)
                 i += 1
                 continue
-            changed = True
-            pieces.append(tokens[match.start].lead + match.text + tokens[match.end - 1].trail)
+            lead, trail = tokens[match.start].lead, tokens[match.end - 1].trail
+            written = match.text
+            # "(11) 98765-4321": the parenthesis was part of the written entity, not text around it
+            lead = "" if lead and written.startswith(lead) else lead
+            trail = "" if trail and written.endswith(trail) else trail
+            written = lead + written + trail
+            original = " ".join(t.raw for t in tokens[match.start : match.end])
+            changed = changed or written != original
+            pieces.append(written)
             i = match.end
         return " ".join(pieces) if changed else text
 
@@ -111,10 +118,8 @@ class EntityFormatter:
             units = int(re.sub(r"\D", "", found.group(1)))
             cents = int(found.group(2).ljust(2, "0")) if found.group(2) else None
             return units, cents, i + 1
-        number = parse_number(words, i, lex)
+        number = parse_number(words, i, lex, limit=_punctuation_limit(tokens, i))
         if number is None:
-            return None
-        if any(t.ends_clause or "," in t.trail for t in tokens[i : number.end - 1]):
             return None
         return number.value, None, number.end
 
@@ -146,12 +151,8 @@ class EntityFormatter:
         end = j + 1
         # "... reais e cinquenta centavos" / "... reais e cinquenta" at the end of the clause
         if cents is None and end + 1 < n and not tokens[j].trail and words[end] in lex.connectors:
-            small = parse_number(words, end + 1, lex)
-            if (
-                small is not None
-                and small.value < 100
-                and not any(t.trail for t in tokens[end : small.end - 1])
-            ):
+            small = parse_number(words, end + 1, lex, limit=_punctuation_limit(tokens, end + 1))
+            if small is not None and small.value < 100:
                 after = small.end
                 if after < n and words[after] in _CENTS[language]:
                     cents, end = small.value, after + 1
@@ -186,14 +187,9 @@ class EntityFormatter:
                 rendered.append(tokens[k].core)
                 k += 1
             else:
-                number = parse_number(
-                    words, k, lex, dictation=bool(items) or _starts_dictation(words, k, lex)
-                )
-                if (
-                    number is None
-                    or number.value >= 1000
-                    or (number.words > 1 and _crosses_comma(tokens, number))
-                ):
+                dictation = bool(items) or _starts_dictation(words, k, lex)
+                number = parse_number(words, k, lex, dictation=dictation, limit=_punctuation_limit(tokens, k))
+                if number is None or number.value >= 1000:
                     break
                 items.append((number.digits, number))
                 rendered.append(number.digits)
@@ -270,8 +266,15 @@ def _starts_dictation(words: Sequence[str], k: int, lex: NumberLexicon) -> bool:
     return k + 1 < len(words) and (words[k + 1] in lex.units or words[k + 1] in lex.dictation_digits)
 
 
-def _crosses_comma(tokens: Sequence[Token], number: SpokenNumber) -> bool:
-    return any(t.trail for t in tokens[number.start : number.end - 1])
+def _punctuation_limit(tokens: Sequence[Token], i: int) -> int:
+    """Index where a spoken number starting at ``i`` must stop: after a token with trailing punctuation,
+    or before one with leading punctuation."""
+    for k in range(i, len(tokens)):
+        if k > i and tokens[k].lead:
+            return k
+        if tokens[k].trail:
+            return k + 1
+    return len(tokens)
 
 
 def _keyword(words: Sequence[str], i: int, language: str) -> str | None:

@@ -158,6 +158,8 @@ class HotWordCorrector:
             candidate = "".join(norms[i : i + length])
             if not candidate:
                 break
+            if length > 1 and any(norms[k] in choices for k in range(i, i + length)):
+                break  # "no Nubank" must not swallow "no": a word of the span already is a hot word
             found = process.extractOne(candidate, choices, scorer=fuzz.ratio)
             if found is None:
                 continue

@@ -56,15 +56,31 @@ _MONTHS = {
     "en": word_set("january february march april may june july august september october november december"),
 }
 # House style on top of NeMo's output: "10%" (no space), and Brazilian clock times "15h30" / "17h".
-_STYLE_FIXES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"(\d) %"), r"\1%"),
-    (re.compile(r"\b(\d{1,2}) h e (\d{1,2}) min\b"), lambda m: f"{m.group(1)}h{int(m.group(2)):02d}"),
-    (re.compile(r"\b(\d{1,2}) h\b"), r"\1h"),
-]
+_Fix = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
+_PT_MONTHS = "janeiro|fevereiro|março|abril|maio|junho|julho|agosto|setembro|outubro|novembro|dezembro"
+_STYLE_FIXES: dict[str, list[_Fix]] = {
+    "pt": [
+        (re.compile(r"(\d) %"), r"\1%"),
+        (re.compile(r"\b(\d{1,2}) h e (\d{1,2}) min\b"), lambda m: f"{m.group(1)}h{int(m.group(2)):02d}"),
+        (re.compile(r"\b(\d{1,2}) h\b"), r"\1h"),
+        # "01 de janeiro" -> "1º de janeiro", "05 de março" -> "5 de março"
+        (re.compile(rf"\b0?1 de ({_PT_MONTHS})\b"), r"1º de \1"),
+        (re.compile(rf"\b0(\d) de ({_PT_MONTHS})\b"), r"\1 de \2"),
+        # thousands separator from five digits on ("120.000"); four-digit numbers and years stay as they are
+        (
+            re.compile(r"(?<![\d.,])(\d{5,})(?![\d]|[.,]\d)"),
+            lambda m: f"{int(m.group(1)):,}".replace(",", "."),
+        ),
+    ],
+    "en": [
+        (re.compile(r"(\d) %"), r"\1%"),
+        (re.compile(r"\b0(\d):(\d\d)\b"), r"\1:\2"),  # "03:30 p.m." -> "3:30 p.m."
+    ],
+}
 
 
 def _style(language: str, written: str) -> str:
-    for pattern, repl in _STYLE_FIXES if language == "pt" else _STYLE_FIXES[:1]:
+    for pattern, repl in _STYLE_FIXES.get(language, []):
         written = pattern.sub(repl, written)
     return written
 
@@ -170,6 +186,8 @@ class NemoITN:
         classes = {}
         for word in _nemo_data_words(language):
             classes[word] = _EXTENSION
+            if language == "en":
+                classes[word + "s"] = _EXTENSION  # the tables list units in the singular
         for word in _EXTENSIONS[language] | _MONTHS[language]:
             classes[word] = _EXTENSION
         for word in _JOINERS[language]:

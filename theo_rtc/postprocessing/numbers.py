@@ -112,14 +112,15 @@ class SpokenNumber:
 
 
 def parse_number(
-    words: Sequence[str], i: int, lex: NumberLexicon, *, dictation: bool = False
+    words: Sequence[str], i: int, lex: NumberLexicon, *, dictation: bool = False, limit: int | None = None
 ) -> SpokenNumber | None:
     """Parse the longest spoken cardinal starting at ``words[i]`` (lower-cased, punctuation stripped).
 
     ``dictation`` accepts words that are digits only when reading digits out ("meia" = 6, "oh" = 0).
-    Returns None when ``words[i]`` does not start a number.
+    ``limit`` (exclusive) stops the number there, e.g. at a comma. Returns None when ``words[i]`` does not
+    start a number.
     """
-    n = len(words)
+    n = len(words) if limit is None else min(limit, len(words))
     if i >= n:
         return None
     first = words[i]

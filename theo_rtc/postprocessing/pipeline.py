@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -64,6 +64,24 @@ class PostProcessingOptions:
             raise ValueError(f"domain must be one of {', '.join(DOMAINS)}, got {self.domain!r}")
         if not isinstance(self.hot_words, tuple):
             object.__setattr__(self, "hot_words", parse_hot_words(self.hot_words))
+
+    @classmethod
+    def from_mapping(
+        cls, values: Mapping[str, object], *, language: str | None = None, hot_words: Sequence[str] = ()
+    ) -> PostProcessingOptions:
+        """From request fields ({"itn": False, "domain": "banking", ...}); unknown keys are ignored.
+
+        Raises ValueError for an unknown domain (the caller turns it into a 400).
+        """
+        domain = str(values.get("domain") or "generic")
+        lang = values.get("language", language)
+        return cls(
+            itn=bool(values.get("itn", True)),
+            entities=bool(values.get("entities", True)),
+            domain=domain,  # type: ignore[arg-type]  # validated in __post_init__
+            language=str(lang) if lang else None,
+            hot_words=parse_hot_words(values.get("hot_words", hot_words)),  # type: ignore[arg-type]
+        )
 
 
 @dataclass(slots=True)
