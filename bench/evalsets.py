@@ -31,8 +31,15 @@ def load_set(name: str) -> list[Utterance]:
     with (folder / "refs.tsv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     return [
-        Utterance(r["id"], folder / r["audio"], float(r["duration_s"]), int(r["sample_rate"]), int(r["channels"]),
-                  r["lang"], r["text"])
+        Utterance(
+            r["id"],
+            folder / r["audio"],
+            float(r["duration_s"]),
+            int(r["sample_rate"]),
+            int(r["channels"]),
+            r["lang"],
+            r["text"],
+        )
         for r in rows
     ]
 
@@ -50,7 +57,7 @@ def _spell_numbers(text: str, lang: str) -> str:
 
 
 def normalize(text: str, lang: str = "en") -> str:
-    """Lower case, numbers spelled out, punctuation removed: both sides of a WER comparison go through this."""
+    """Lower case, numbers spelled out, punctuation removed; both sides of a WER comparison pass here."""
     lang = lang.split("-")[0].lower()
     text = unicodedata.normalize("NFKC", text).lower()
     text = text.replace("%", " percent" if lang == "en" else " por cento")

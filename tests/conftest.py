@@ -55,7 +55,9 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(home: Path, log_path: Path, *extra_env: tuple[str, str], preload: tuple[str, ...] = ()) -> RunningServer:
+def start_server(
+    home: Path, log_path: Path, *extra_env: tuple[str, str], preload: tuple[str, ...] = ()
+) -> RunningServer:
     port = free_port()
     env = os.environ | {"THEO_HOME": str(home)} | dict(extra_env)
     args = [THEO, "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -90,7 +92,9 @@ def stop_server(server: RunningServer) -> None:
 def server(theo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A real `theo serve` (uvicorn) on 127.0.0.1 with whisper-tiny.en and whisper-base preloaded."""
     running = start_server(
-        theo_home, tmp_path_factory.mktemp("server") / "server.log", preload=("whisper-tiny.en", "whisper-base")
+        theo_home,
+        tmp_path_factory.mktemp("server") / "server.log",
+        preload=("whisper-tiny.en", "whisper-base"),
     )
     yield running
     stop_server(running)

@@ -9,8 +9,8 @@ import pytest
 
 from bench.evalsets import EVAL_ROOT, load_set, normalize, wer
 
-# Bounds are the WER measured on this machine plus head-room for decoder variation (see README, "Accuracy"):
-# fleurs_en tiny.en 6.6 %, librivox tiny.en 5.3 %, fleurs_ptbr base 15.0 % (only 10 utterances, hence the margin).
+# Bounds: WER measured on this machine plus head-room for decoder variation (README, "Accuracy"):
+# fleurs_en tiny.en 6.6 %, librivox tiny.en 5.3 %, fleurs_ptbr base 15.0 % (10 utterances: wider margin).
 WER_BOUNDS = {
     ("fleurs_en", "whisper-tiny.en"): 0.12,
     ("librivox_pocketsphinx_en", "whisper-tiny.en"): 0.10,
@@ -62,7 +62,9 @@ def test_verbose_json_segments_and_words(client: openai.OpenAI, short_utterance:
     assert starts == sorted(starts)
 
 
-def test_verbose_json_without_word_granularity_has_no_words(client: openai.OpenAI, short_utterance: bytes) -> None:
+def test_verbose_json_without_word_granularity_has_no_words(
+    client: openai.OpenAI, short_utterance: bytes
+) -> None:
     result = client.audio.transcriptions.create(
         model="whisper-tiny.en", file=("a.wav", short_utterance), response_format="verbose_json"
     )
@@ -72,8 +74,9 @@ def test_verbose_json_without_word_granularity_has_no_words(client: openai.OpenA
 
 @pytest.mark.parametrize("fmt", ["text", "srt", "vtt"])
 def test_text_formats(client: openai.OpenAI, short_utterance: bytes, fmt: str) -> None:
-    body = client.audio.transcriptions.create(model="whisper-tiny.en", file=("a.wav", short_utterance),
-                                              response_format=fmt)
+    body = client.audio.transcriptions.create(
+        model="whisper-tiny.en", file=("a.wav", short_utterance), response_format=fmt
+    )
     assert isinstance(body, str)
     if fmt == "srt":
         assert body.startswith("1\n00:00:0") and " --> " in body
@@ -84,7 +87,10 @@ def test_text_formats(client: openai.OpenAI, short_utterance: bytes, fmt: str) -
 
 def test_prompt_language_and_temperature_are_accepted(client: openai.OpenAI, short_utterance: bytes) -> None:
     result = client.audio.transcriptions.create(
-        model="whisper-tiny.en", file=("a.wav", short_utterance), language="en", prompt="Ten four.",
+        model="whisper-tiny.en",
+        file=("a.wav", short_utterance),
+        language="en",
+        prompt="Ten four.",
         temperature=0.2,
     )
     assert "forward" in result.text.lower()

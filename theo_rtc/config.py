@@ -1,4 +1,4 @@
-"""Runtime settings: every option typed and defaulted here, overridable by ``THEO_*`` environment variables."""
+"""Runtime settings: every option typed and defaulted here, overridable by ``THEO_*`` variables."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ class TheoSettings(BaseSettings):
 
     default_stt_model: str = "whisper-tiny.en"
     preload_models: list[str] = Field(
-        default_factory=list, description="Models whose workers start with the server (default: the default STT)."
+        default_factory=list,
+        description="Models whose workers start with the server (default: the default STT).",
     )
 
     max_upload_bytes: int = 25 * 1024 * 1024  # OpenAI's limit

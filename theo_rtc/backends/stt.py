@@ -42,7 +42,7 @@ class STTBackend(ABC):
 
     @abstractmethod
     def transcribe_stream(self, chunks: AsyncIterator[StreamChunk]) -> AsyncIterator[StreamHypothesis]:
-        """Consume chunks of a live stream; yield a hypothesis for every chunk that asks to decode or commit."""
+        """Consume a live stream; yield a hypothesis for every chunk that asks to decode or commit."""
 
     async def unload(self) -> None:  # noqa: B027 - optional hook
         """Release the model's memory."""

@@ -9,6 +9,7 @@ from rich.logging import RichHandler
 
 from theo_rtc import __version__
 from theo_rtc.cli import models, serve, transcribe
+from theo_rtc.cli.output import err_console
 
 app = typer.Typer(
     name="theo",
@@ -33,12 +34,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
+    # Logs go to stderr so that stdout carries only results (transcripts, tables) and can be piped.
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(name)s: %(message)s",
-        handlers=[RichHandler(show_path=False, rich_tracebacks=False)],
+        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=False)],
     )
 
 

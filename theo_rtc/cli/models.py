@@ -26,7 +26,9 @@ def _human(nbytes: float) -> str:
 def register(app: typer.Typer) -> None:
     @app.command()
     def pull(
-        names: list[str] = typer.Argument(..., help="Model names from the catalog (see `theo list --available`)."),
+        names: list[str] = typer.Argument(
+            ..., help="Model names from the catalog (see `theo list --available`)."
+        ),
         force: bool = typer.Option(False, "--force", help="Download again even if installed."),
     ) -> None:
         """Download, verify (sha256) and install models into $THEO_HOME/models."""
@@ -44,7 +46,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("list")
     def list_models(
-        available: bool = typer.Option(False, "--available", "-a", help="Show the catalog of pullable models."),
+        available: bool = typer.Option(
+            False, "--available", "-a", help="Show the catalog of pullable models."
+        ),
     ) -> None:
         """List installed models (or, with --available, every model `theo pull` knows)."""
         store = ModelStore(TheoSettings())
@@ -52,15 +56,28 @@ def register(app: typer.Typer) -> None:
             table = Table("NAME", "TYPE", "ENGINE", "SOURCE", "INSTALLED", "DESCRIPTION")
             for name, entry in load_catalog().items():
                 sources = ", ".join(s.kind for s in entry.sources)
-                table.add_row(name, entry.manifest["type"], entry.manifest["engine"], sources,
-                              "yes" if store.is_installed(name) else "", entry.manifest.get("description", ""))
+                table.add_row(
+                    name,
+                    entry.manifest["type"],
+                    entry.manifest["engine"],
+                    sources,
+                    "yes" if store.is_installed(name) else "",
+                    entry.manifest.get("description", ""),
+                )
         else:
             table = Table("NAME", "TYPE", "ENGINE", "SIZE", "PATH")
             for model in store.list():
-                table.add_row(model.name, model.manifest.type, model.manifest.engine, _human(model.size_bytes),
-                              str(model.path))
+                table.add_row(
+                    model.name,
+                    model.manifest.type,
+                    model.manifest.engine,
+                    _human(model.size_bytes),
+                    str(model.path),
+                )
             if not table.rows:
-                console.print("no models installed; try `theo pull whisper-tiny.en` (`theo list -a` shows all)")
+                console.print(
+                    "no models installed; try `theo pull whisper-tiny.en` (`theo list -a` shows all)"
+                )
                 return
         console.print(table)
 
@@ -72,7 +89,9 @@ def register(app: typer.Typer) -> None:
         except TheoError as exc:
             fail_on(exc)
         console.print(f"[bold]{model.name}[/]  {model.path}  ({_human(model.size_bytes)})")
-        console.print(yaml.safe_dump(model.manifest.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+        console.print(
+            yaml.safe_dump(model.manifest.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        )
 
     @app.command("rm")
     def remove(names: list[str] = typer.Argument(..., help="Installed model names.")) -> None:
@@ -86,7 +105,9 @@ def register(app: typer.Typer) -> None:
             console.print(f"removed {name}")
 
     @app.command()
-    def ps(server: str = typer.Option(DEFAULT_SERVER, "--server", help="URL of a running `theo serve`.")) -> None:
+    def ps(
+        server: str = typer.Option(DEFAULT_SERVER, "--server", help="URL of a running `theo serve`."),
+    ) -> None:
         """List models loaded in a running server's workers."""
         try:
             data = httpx.get(f"{server.rstrip('/')}/api/ps", timeout=10).json()
@@ -94,6 +115,14 @@ def register(app: typer.Typer) -> None:
             fail(f"cannot reach {server}: {exc}")
         table = Table("NAME", "TYPE", "ENGINE", "STATE", "PID", "RESTARTS", "UPTIME", "IN FLIGHT")
         for w in data["models"]:
-            table.add_row(w["model"], w["type"], w["engine"], w["state"], str(w["pid"] or "-"),
-                          str(w["restarts"]), f"{w['uptime_s']:.0f}s", str(w["in_flight"]))
+            table.add_row(
+                w["model"],
+                w["type"],
+                w["engine"],
+                w["state"],
+                str(w["pid"] or "-"),
+                str(w["restarts"]),
+                f"{w['uptime_s']:.0f}s",
+                str(w["in_flight"]),
+            )
         console.print(table)

@@ -15,21 +15,31 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", envvar="THEO_HOST", help="Address to listen on."),
         port: int = typer.Option(8000, "--port", envvar="THEO_PORT", help="TCP port."),
         preload: list[str] = typer.Option(
-            [], "--preload", help="Models whose workers start with the server (default: the default STT model)."
+            [],
+            "--preload",
+            help="Models whose workers start with the server (default: the default STT model).",
         ),
         default_stt_model: str = typer.Option(
-            "whisper-tiny.en", "--default-stt-model", envvar="THEO_DEFAULT_STT_MODEL", help="Default STT model."
+            "whisper-tiny.en",
+            "--default-stt-model",
+            envvar="THEO_DEFAULT_STT_MODEL",
+            help="Default STT model.",
         ),
         log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     ) -> None:
         """Start the API server: OpenAI audio endpoints, /health, /metrics (and the web demo)."""
+        import logging
+
         import uvicorn
 
         from theo_rtc.config import TheoSettings
         from theo_rtc.server import create_app
 
+        if logging.getLogger().level > logging.INFO:
+            logging.getLogger("theo").setLevel(logging.INFO)  # a server says what it is doing
         os.environ.setdefault("THEO_DEFAULT_STT_MODEL", default_stt_model)
-        settings = TheoSettings(host=host, port=port, default_stt_model=default_stt_model,
-                                preload_models=list(preload))
+        settings = TheoSettings(
+            host=host, port=port, default_stt_model=default_stt_model, preload_models=list(preload)
+        )
         console.print(f"Theo RTC on http://{host}:{port}  (models: {settings.models_dir})")
         uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)

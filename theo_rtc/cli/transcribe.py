@@ -45,8 +45,14 @@ def _run(
 
 
 async def _local(
-    file: Path, task: Task, model: str | None, language: str | None, fmt: object, prompt: str | None,
-    hot_words: str | None, itn: bool,
+    file: Path,
+    task: Task,
+    model: str | None,
+    language: str | None,
+    fmt: object,
+    prompt: str | None,
+    hot_words: str | None,
+    itn: bool,
 ) -> str:
     from theo_rtc.runtime import TheoRuntime
     from theo_rtc.stt import ResponseFormat, TranscriptionRequest, render
@@ -72,12 +78,21 @@ async def _local(
 
 
 def _remote(
-    file: Path, task: Task, model: str | None, language: str | None, fmt: str, prompt: str | None,
-    hot_words: str | None, itn: bool, server: str,
+    file: Path,
+    task: Task,
+    model: str | None,
+    language: str | None,
+    fmt: str,
+    prompt: str | None,
+    hot_words: str | None,
+    itn: bool,
+    server: str,
 ) -> None:
     endpoint = "translations" if task is Task.TRANSLATE else "transcriptions"
-    data: dict[str, str] = {"model": model or ("whisper-base" if task is Task.TRANSLATE else "whisper-tiny.en"),
-                            "response_format": fmt}
+    data: dict[str, str] = {
+        "model": model or ("whisper-base" if task is Task.TRANSLATE else "whisper-tiny.en"),
+        "response_format": fmt,
+    }
     if language and task is Task.TRANSCRIBE:
         data["language"] = language
     if prompt:
@@ -90,8 +105,12 @@ def _remote(
         data["timestamp_granularities[]"] = "word"
     try:
         with file.open("rb") as f:
-            response = httpx.post(f"{server.rstrip('/')}/v1/audio/{endpoint}", data=data,
-                                  files={"file": (file.name, f)}, timeout=None)
+            response = httpx.post(
+                f"{server.rstrip('/')}/v1/audio/{endpoint}",
+                data=data,
+                files={"file": (file.name, f)},
+                timeout=None,
+            )
     except httpx.HTTPError as exc:
         fail(f"cannot reach {server}: {exc}")
     if response.status_code >= 400:
@@ -100,7 +119,11 @@ def _remote(
         except (ValueError, KeyError):
             message = response.text
         fail(f"server answered {response.status_code}: {message}")
-    text = response.text if not fmt.endswith("json") else json.dumps(response.json(), ensure_ascii=False, indent=2)
+    text = (
+        response.text
+        if not fmt.endswith("json")
+        else json.dumps(response.json(), ensure_ascii=False, indent=2)
+    )
     console.print(text.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
 
 
@@ -112,25 +135,53 @@ def register(app: typer.Typer) -> None:
     def transcribe(
         file: Path = typer.Argument(..., help="Audio file (wav, flac, mp3, ogg/opus, m4a, webm, ...)."),
         model: str = typer.Option(None, "--model", "-m", help="STT model (default: THEO_DEFAULT_STT_MODEL)."),
-        language: str = typer.Option(None, "--language", "-l", help="Language code, e.g. en, pt. Default: detect."),
+        language: str = typer.Option(
+            None, "--language", "-l", help="Language code, e.g. en, pt. Default: detect."
+        ),
         fmt: str = typer.Option("text", "--format", "-f", help=_FORMAT_HELP),
         prompt: str = typer.Option(None, "--prompt", help="Text that conditions the decoder."),
-        hot_words: str = typer.Option(None, "--hot-words", help='Comma-separated words to favour: "PIX,TED,Selic".'),
+        hot_words: str = typer.Option(
+            None, "--hot-words", help='Comma-separated words to favour: "PIX,TED,Selic".'
+        ),
         itn: bool = typer.Option(True, "--itn/--no-itn", help="Inverse text normalisation of numbers etc."),
-        server: str = typer.Option(None, "--server", help="Use a running server (e.g. http://127.0.0.1:8000)."),
+        server: str = typer.Option(
+            None, "--server", help="Use a running server (e.g. http://127.0.0.1:8000)."
+        ),
     ) -> None:
         """Transcribe an audio file. Runs the model in-process unless --server is given."""
-        _run(file, task=Task.TRANSCRIBE, model=model, language=language, fmt=fmt, prompt=prompt,
-             hot_words=hot_words, itn=itn, server=server)
+        _run(
+            file,
+            task=Task.TRANSCRIBE,
+            model=model,
+            language=language,
+            fmt=fmt,
+            prompt=prompt,
+            hot_words=hot_words,
+            itn=itn,
+            server=server,
+        )
 
     @app.command()
     def translate(
         file: Path = typer.Argument(..., help="Audio file in any language."),
-        model: str = typer.Option(None, "--model", "-m", help="Multilingual STT model (default: whisper-base)."),
+        model: str = typer.Option(
+            None, "--model", "-m", help="Multilingual STT model (default: whisper-base)."
+        ),
         fmt: str = typer.Option("text", "--format", "-f", help=_FORMAT_HELP),
         prompt: str = typer.Option(None, "--prompt", help="Text that conditions the decoder."),
-        server: str = typer.Option(None, "--server", help="Use a running server (e.g. http://127.0.0.1:8000)."),
+        server: str = typer.Option(
+            None, "--server", help="Use a running server (e.g. http://127.0.0.1:8000)."
+        ),
     ) -> None:
         """Translate speech to English text."""
-        _run(file, task=Task.TRANSLATE, model=model, language=None, fmt=fmt, prompt=prompt, hot_words=None,
-             itn=True, server=server)
+        _run(
+            file,
+            task=Task.TRANSLATE,
+            model=model,
+            language=None,
+            fmt=fmt,
+            prompt=prompt,
+            hot_words=None,
+            itn=True,
+            server=server,
+        )

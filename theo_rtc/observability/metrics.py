@@ -12,22 +12,32 @@ stt_requests_total = Counter(
     "theo_stt_requests_total", "Batch STT requests by endpoint and outcome", ["endpoint", "model", "status"]
 )
 stt_request_duration_seconds = Histogram(
-    "theo_stt_request_duration_seconds", "Wall time of a batch STT request", ["endpoint", "model"],
+    "theo_stt_request_duration_seconds",
+    "Wall time of a batch STT request",
+    ["endpoint", "model"],
     buckets=_LATENCY_BUCKETS,
 )
 stt_audio_seconds_total = Counter("theo_stt_audio_seconds_total", "Seconds of audio transcribed", ["model"])
 stt_preprocessing_duration_seconds = Histogram(
-    "theo_stt_preprocessing_duration_seconds", "Preprocessing time per request or frame", buckets=_FAST_BUCKETS
+    "theo_stt_preprocessing_duration_seconds",
+    "Preprocessing time per request or frame",
+    buckets=_FAST_BUCKETS,
 )
 stt_postprocessing_duration_seconds = Histogram(
-    "theo_stt_postprocessing_duration_seconds", "Post-processing time per final segment, by stage", ["stage"],
+    "theo_stt_postprocessing_duration_seconds",
+    "Post-processing time per final segment, by stage",
+    ["stage"],
     buckets=_FAST_BUCKETS,
 )
 stt_postprocessing_failures_total = Counter(
     "theo_stt_postprocessing_failures_total", "Post-processing stages that failed and were skipped", ["stage"]
 )
-stt_hot_word_hits_total = Counter("theo_stt_hot_word_hits_total", "Hot-word corrections applied", ["hot_word"])
-stt_confidence_avg = Gauge("theo_stt_confidence_avg", "Mean word/segment confidence of the last transcription")
+stt_hot_word_hits_total = Counter(
+    "theo_stt_hot_word_hits_total", "Hot-word corrections applied", ["hot_word"]
+)
+stt_confidence_avg = Gauge(
+    "theo_stt_confidence_avg", "Mean word/segment confidence of the last transcription"
+)
 stt_no_speech_segments_total = Counter(
     "theo_stt_no_speech_segments_total", "Segments the engine judged to be no speech"
 )
@@ -36,6 +46,8 @@ stt_language_detection_mismatches_total = Counter(
 )
 
 # --- workers --------------------------------------------------------------------------------------------
-worker_errors_total = Counter("theo_stt_worker_errors_total", "Worker failures by model and kind", ["model", "kind"])
+worker_errors_total = Counter(
+    "theo_stt_worker_errors_total", "Worker failures by model and kind", ["model", "kind"]
+)
 worker_restarts_total = Counter("theo_worker_restarts_total", "Worker processes restarted", ["model"])
 workers_ready = Gauge("theo_workers_ready", "Workers ready to serve", ["model", "type"])

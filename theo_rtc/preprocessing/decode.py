@@ -71,7 +71,9 @@ def decode_audio(source: bytes | Path, *, max_seconds: float | None = None) -> D
         except av.error.FFmpegError as exc:
             # A truncated file still yields what decoded before the damage; only fail if nothing did.
             if not chunks:
-                raise InvalidAudioError(f"could not decode the audio: {_describe(exc)}", param="file") from exc
+                raise InvalidAudioError(
+                    f"could not decode the audio: {_describe(exc)}", param="file"
+                ) from exc
 
     if not chunks:
         raise InvalidAudioError("the file contains no audio samples", param="file")

@@ -16,7 +16,9 @@ class GainNormalizer:
     up mid-word and never clips.
     """
 
-    def __init__(self, target_dbfs: float = -3.0, *, max_gain_db: float = 30.0, decay_per_second: float = 0.5) -> None:
+    def __init__(
+        self, target_dbfs: float = -3.0, *, max_gain_db: float = 30.0, decay_per_second: float = 0.5
+    ) -> None:
         self.target = float(10 ** (target_dbfs / 20))
         self.max_gain = float(10 ** (max_gain_db / 20))
         self._decay = decay_per_second

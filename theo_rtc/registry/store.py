@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from theo_rtc.config import TheoSettings
 from theo_rtc.errors import ChecksumMismatchError, ModelNotFoundError, ModelStoreError
-from theo_rtc.registry.catalog import catalog_entry
+from theo_rtc.registry.catalog import Source, catalog_entry
 from theo_rtc.registry.manifest import MANIFEST_FILE, ModelManifest
 from theo_rtc.registry.sources import NullProgress, Progress, fetch_source
 
@@ -54,7 +54,8 @@ class ModelStore:
         if not (path / MANIFEST_FILE).is_file():
             installed = ", ".join(m.name for m in self.list()) or "none"
             raise ModelNotFoundError(
-                f"model {name!r} is not installed (installed: {installed}); run `theo pull {name}`", param="model"
+                f"model {name!r} is not installed (installed: {installed}); run `theo pull {name}`",
+                param="model",
             )
         return InstalledModel(name, path, ModelManifest.load(path))
 
@@ -89,7 +90,9 @@ class ModelStore:
             for relative, expected in entry.sha256.items():
                 actual = _sha256(staging / relative)
                 if actual != expected:
-                    raise ChecksumMismatchError(f"{name}/{relative} is corrupt: sha256 {actual} != {expected}")
+                    raise ChecksumMismatchError(
+                        f"{name}/{relative} is corrupt: sha256 {actual} != {expected}"
+                    )
             manifest = ModelManifest.model_validate(
                 {"name": name, "source": _describe_sources(entry.sources), **entry.manifest}
             )
@@ -130,7 +133,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _describe_sources(sources: list) -> str:  # type: ignore[type-arg]
+def _describe_sources(sources: list[Source]) -> str:
     described = []
     for s in sources:
         if s.kind == "huggingface":

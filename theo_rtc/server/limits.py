@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from theo_rtc.errors import UploadTooLargeError
+
 
 class BodySizeLimitMiddleware:
     def __init__(self, app: ASGIApp, *, max_bytes: int, path_prefix: str = "/v1/audio/") -> None:
@@ -48,25 +50,22 @@ class BodySizeLimitMiddleware:
 
     async def _reject(self, send: Send) -> None:
         mb = self.max_bytes / (1024 * 1024)
-        body = json.dumps(
-            {
-                "error": {
-                    "message": f"the upload exceeds the {mb:g} MB limit (set THEO_MAX_UPLOAD_BYTES to change it)",
-                    "type": "invalid_request_error",
-                    "param": "file",
-                    "code": "file_too_large",
-                }
-            }
-        ).encode()
+        error = UploadTooLargeError(
+            f"the upload exceeds the {mb:g} MB limit (set THEO_MAX_UPLOAD_BYTES to change it)", param="file"
+        )
+        body = json.dumps(error.to_dict()).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(BaseException):  # noqa: N818
+class _TooLarge(BaseException):
     """BaseException so that FastAPI's body parsing (which wraps ``Exception`` into a 400) lets it through."""

@@ -80,7 +80,10 @@ def to_srt(result: TranscriptionResult) -> str:
 
 
 def to_vtt(result: TranscriptionResult) -> str:
-    blocks = [f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}\n{s.text.strip()}\n" for s in result.segments]
+    blocks = [
+        f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}\n{s.text.strip()}\n"
+        for s in result.segments
+    ]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 

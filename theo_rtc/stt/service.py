@@ -77,13 +77,16 @@ class TranscriptionService:
         metrics.stt_preprocessing_duration_seconds.observe(time.perf_counter() - started)
         log.info(
             "decoded %s audio: %.2f s, %d Hz, %d ch -> 16 kHz mono",
-            decoded.source_format, decoded.duration, decoded.sample_rate, decoded.source_channels,
+            decoded.source_format,
+            decoded.duration,
+            decoded.sample_rate,
+            decoded.source_channels,
         )
         return audio
 
-    async def segments(self, audio: AudioArray, request: TranscriptionRequest) -> AsyncIterator[
-        tuple[TranscriptionInfo, TranscriptSegment | None]
-    ]:
+    async def segments(
+        self, audio: AudioArray, request: TranscriptionRequest
+    ) -> AsyncIterator[tuple[TranscriptionInfo, TranscriptSegment | None]]:
         """Yield ``(info, None)`` first, then ``(info, segment)`` for each final, post-processed segment."""
         client = await self.workers.stt(request.model)
         if request.task is Task.TRANSLATE and not client.worker.model.manifest.capabilities.translation:
@@ -106,7 +109,8 @@ class TranscriptionService:
         try:
             info: TranscriptionInfo | None = None
             segments: list[TranscriptSegment] = []
-            async for info, segment in self.segments(audio, request):
+            async for seen_info, segment in self.segments(audio, request):
+                info = seen_info
                 if segment is not None:
                     segments.append(segment)
             assert info is not None
@@ -116,9 +120,13 @@ class TranscriptionService:
         finally:
             endpoint = "translations" if request.task is Task.TRANSLATE else "transcriptions"
             metrics.stt_requests_total.labels(endpoint, request.model, status).inc()
-            metrics.stt_request_duration_seconds.labels(endpoint, request.model).observe(time.perf_counter() - started)
+            metrics.stt_request_duration_seconds.labels(endpoint, request.model).observe(
+                time.perf_counter() - started
+            )
 
-    def _rewrite(self, segments: list[TranscriptSegment], request: TranscriptionRequest) -> list[TranscriptSegment]:
+    def _rewrite(
+        self, segments: list[TranscriptSegment], request: TranscriptionRequest
+    ) -> list[TranscriptSegment]:
         for rewriter in self.rewriters:
             segments = rewriter(segments, request)
         return segments

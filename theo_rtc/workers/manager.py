@@ -9,7 +9,7 @@ from theo_rtc.config import TheoSettings
 from theo_rtc.errors import InvalidRequestError
 from theo_rtc.observability import metrics
 from theo_rtc.registry.store import ModelStore
-from theo_rtc.workers.process import WorkerInfo, WorkerProcess, WorkerState
+from theo_rtc.workers.process import WORKER_MODULES, WorkerInfo, WorkerProcess, WorkerState
 from theo_rtc.workers.stt_client import STTWorkerClient
 
 log = logging.getLogger("theo.workers")
@@ -33,6 +33,11 @@ class WorkerManager:
             if existing is not None and existing.state != WorkerState.FAILED:
                 return existing
             model = self.store.get(model_name)
+            if model.manifest.type not in WORKER_MODULES:
+                raise InvalidRequestError(
+                    f"model {model_name!r} ({model.manifest.type}) runs inside the runtime, not in a worker",
+                    param="model",
+                )
             worker = WorkerProcess(
                 model,
                 start_timeout=self.settings.worker_start_timeout_s,
@@ -46,11 +51,12 @@ class WorkerManager:
             return worker
 
     async def stt(self, model_name: str) -> STTWorkerClient:
-        worker = await self.worker(model_name)
-        if worker.kind != "stt":
-            raise InvalidRequestError(f"model {model_name!r} is a {worker.kind} model, not speech-to-text",
-                                      param="model")
-        return STTWorkerClient(worker)
+        kind = self.store.get(model_name).manifest.type
+        if kind != "stt":
+            raise InvalidRequestError(
+                f"model {model_name!r} is a {kind} model, not speech-to-text", param="model"
+            )
+        return STTWorkerClient(await self.worker(model_name))
 
     def infos(self) -> list[WorkerInfo]:
         return [w.info() for w in self._workers.values()]

@@ -93,7 +93,9 @@ class WorkerProcess:
             pid=self.pid,
             port=self.port,
             restarts=self.restarts,
-            uptime_s=round(time.monotonic() - self._started_at, 1) if self.state == WorkerState.READY else 0.0,
+            uptime_s=round(time.monotonic() - self._started_at, 1)
+            if self.state == WorkerState.READY
+            else 0.0,
             in_flight=self.limiter.in_use,
             queued=self.limiter.waiting,
             last_error=self.last_error,
@@ -119,12 +121,16 @@ class WorkerProcess:
         except (TimeoutError, RuntimeError) as exc:
             await asyncio.sleep(0.2)  # let the stderr forwarder catch the traceback
             tail = " | ".join(self._stderr_tail[-3:])
-            self.last_error = f"worker did not become ready: {exc or 'timeout'}" + (f" ({tail})" if tail else "")
+            self.last_error = f"worker did not become ready: {exc or 'timeout'}" + (
+                f" ({tail})" if tail else ""
+            )
             self.state = WorkerState.FAILED
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
-            raise WorkerUnavailableError(f"the {self.model.name} worker failed to start: {self.last_error}") from exc
+            raise WorkerUnavailableError(
+                f"the {self.model.name} worker failed to start: {self.last_error}"
+            ) from exc
         self.port = port
         if self.channel is not None:
             await self.channel.close()
@@ -136,13 +142,15 @@ class WorkerProcess:
         log.info("%s worker for %s ready (pid %s, port %s)", self.kind, self.model.name, proc.pid, port)
         self._spawn(self._watch(proc, generation))
 
-    async def wait_ready(self, timeout: float | None = None) -> None:
+    async def wait_ready(self) -> None:
         if self.state == WorkerState.FAILED:
             raise WorkerUnavailableError(f"the {self.model.name} worker failed: {self.last_error}")
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout or self._start_timeout)
+            await asyncio.wait_for(self._ready.wait(), self._start_timeout)
         except TimeoutError as exc:
-            raise WorkerUnavailableError(f"the {self.model.name} worker is not ready yet; retry shortly") from exc
+            raise WorkerUnavailableError(
+                f"the {self.model.name} worker is not ready yet; retry shortly"
+            ) from exc
 
     async def stop(self) -> None:
         self._stopping = True
@@ -181,8 +189,9 @@ class WorkerProcess:
             if text:
                 # Workers log "LEVEL name: message"; keep their level so engine chatter stays at debug.
                 level = logging.getLevelName(text.split(" ", 1)[0])
-                worker_log.log(level if isinstance(level, int) and level != logging.INFO else logging.DEBUG,
-                               "%s", text)
+                worker_log.log(
+                    level if isinstance(level, int) and level != logging.INFO else logging.DEBUG, "%s", text
+                )
                 self._stderr_tail = [*self._stderr_tail[-9:], text[-300:]]
 
     async def _watch(self, proc: asyncio.subprocess.Process, generation: int) -> None:

@@ -10,8 +10,14 @@ from contextlib import asynccontextmanager
 
 import grpc
 
-from theo_rtc.backends.types import AudioArray, StreamChunk, StreamHypothesis, TranscribeOptions, TranscriptionInfo
-from theo_rtc.backends.types import TranscriptSegment
+from theo_rtc.backends.types import (
+    AudioArray,
+    StreamChunk,
+    StreamHypothesis,
+    TranscribeOptions,
+    TranscriptionInfo,
+    TranscriptSegment,
+)
 from theo_rtc.errors import TheoError, WorkerUnavailableError
 from theo_rtc.preprocessing.pipeline import float_to_pcm16
 from theo_rtc.proto import stt_worker_pb2 as pb
@@ -21,8 +27,12 @@ from theo_rtc.workers.convert import hypothesis_from_pb, info_from_pb, options_t
 from theo_rtc.workers.process import WorkerProcess
 
 _INLINE_LIMIT = 4 << 20  # bytes of PCM sent inline; larger audio goes through a temp file on the same host
-_DEAD_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.INTERNAL,
-               grpc.StatusCode.UNKNOWN}
+_DEAD_CODES = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+}
 
 
 class BatchStream:
@@ -62,7 +72,9 @@ class STTWorkerClient:
                         request_id=request_id, options=options_to_pb(options), pcm16_path=path
                     )
                 else:
-                    request = pb.TranscribeFileRequest(request_id=request_id, options=options_to_pb(options), pcm16=pcm)
+                    request = pb.TranscribeFileRequest(
+                        request_id=request_id, options=options_to_pb(options), pcm16=pcm
+                    )
                 call = self._stub.TranscribeFile(request)
                 try:
                     first = await call.read()
@@ -78,7 +90,7 @@ class STTWorkerClient:
                 if path is not None:
                     os.unlink(path)
 
-    async def _segments(self, call: grpc.aio.UnaryStreamCall) -> AsyncIterator[TranscriptSegment]:  # type: ignore[type-arg]
+    async def _segments(self, call: grpc.aio.UnaryStreamCall) -> AsyncIterator[TranscriptSegment]:
         try:
             while (event := await call.read()) is not grpc.aio.EOF:
                 yield segment_from_pb(event.segment)
@@ -94,8 +106,11 @@ class STTWorkerClient:
         async def frames() -> AsyncIterator[pb.AudioFrame]:
             async for chunk in chunks:
                 frame = pb.AudioFrame(
-                    session_id=session_id, pcm16=float_to_pcm16(chunk.audio) if len(chunk.audio) else b"",
-                    decode=chunk.decode, commit=chunk.commit, reset=chunk.reset,
+                    session_id=session_id,
+                    pcm16=float_to_pcm16(chunk.audio) if len(chunk.audio) else b"",
+                    decode=chunk.decode,
+                    commit=chunk.commit,
+                    reset=chunk.reset,
                 )
                 if chunk.options is not None:
                     frame.options.CopyFrom(options_to_pb(chunk.options))
@@ -124,5 +139,3 @@ class STTWorkerClient:
                 f"{exc.details()}); it is being restarted, retry the request"
             )
         return TheoError(f"the {self.worker.model.name} worker reported an error: {exc.details()}")
-
-

@@ -17,16 +17,15 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from theo_rtc.backends import STTBackend, StreamChunk, load_stt_backend
+from theo_rtc.backends import StreamChunk, STTBackend, load_stt_backend
 from theo_rtc.preprocessing.pipeline import pcm16_to_float
 from theo_rtc.proto import stt_worker_pb2 as pb
 from theo_rtc.proto import stt_worker_pb2_grpc as pb_grpc
 from theo_rtc.registry.manifest import ModelManifest
-from theo_rtc.workers.protocol import GRPC_OPTIONS, READY_PREFIX
 from theo_rtc.workers.convert import hypothesis_to_pb, info_to_pb, options_from_pb, segment_to_pb
+from theo_rtc.workers.protocol import GRPC_OPTIONS, READY_PREFIX
 
 log = logging.getLogger("theo.worker.stt")
-
 
 
 class STTWorkerServicer(pb_grpc.STTWorkerServicer):
@@ -35,7 +34,7 @@ class STTWorkerServicer(pb_grpc.STTWorkerServicer):
         self.manifest = manifest
         self._requests: dict[str, asyncio.Task[object]] = {}
 
-    async def TranscribeFile(  # noqa: N802 - gRPC method name
+    async def TranscribeFile(
         self, request: pb.TranscribeFileRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.TranscribeFileEvent]:
         task = asyncio.current_task()
@@ -43,7 +42,9 @@ class STTWorkerServicer(pb_grpc.STTWorkerServicer):
             self._requests[request.request_id] = task
         try:
             if request.HasField("pcm16_path"):
-                audio = (np.fromfile(request.pcm16_path, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
+                audio = (np.fromfile(request.pcm16_path, dtype="<i2").astype(np.float32) / 32768.0).astype(
+                    np.float32
+                )
             else:
                 audio = pcm16_to_float(request.pcm16)
             result = await self.backend.transcribe_file(audio, options_from_pb(request.options))
@@ -53,7 +54,7 @@ class STTWorkerServicer(pb_grpc.STTWorkerServicer):
         finally:
             self._requests.pop(request.request_id, None)
 
-    async def TranscribeStream(  # noqa: N802
+    async def TranscribeStream(
         self, request_iterator: AsyncIterator[pb.AudioFrame], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.TranscriptEvent]:
         session_id = ""
@@ -73,18 +74,19 @@ class STTWorkerServicer(pb_grpc.STTWorkerServicer):
         async for hypothesis in self.backend.transcribe_stream(chunks()):
             yield hypothesis_to_pb(session_id, hypothesis)
 
-    async def Cancel(self, request: pb.CancelRequest, context: grpc.aio.ServicerContext) -> pb.CancelResponse:  # noqa: N802
+    async def Cancel(self, request: pb.CancelRequest, context: grpc.aio.ServicerContext) -> pb.CancelResponse:
         task = self._requests.pop(request.request_id, None)
         if task is None:
             return pb.CancelResponse(cancelled=False)
         task.cancel()
         return pb.CancelResponse(cancelled=True)
 
-    async def Health(self, request: pb.HealthRequest, context: grpc.aio.ServicerContext) -> pb.HealthResponse:  # noqa: N802
+    async def Health(self, request: pb.HealthRequest, context: grpc.aio.ServicerContext) -> pb.HealthResponse:
         status = await self.backend.health()
         details = dict(status.details) | {"pid": str(os.getpid()), "in_flight": str(len(self._requests))}
-        return pb.HealthResponse(status=status.status, engine=self.manifest.engine, model=self.manifest.name,
-                                 details=details)
+        return pb.HealthResponse(
+            status=status.status, engine=self.manifest.engine, model=self.manifest.name, details=details
+        )
 
 
 async def serve(model_dir: Path, cpu_threads: int) -> None:

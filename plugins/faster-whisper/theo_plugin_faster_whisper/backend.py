@@ -55,7 +55,7 @@ class FasterWhisperBackend(STTBackend):
             cpu_threads=int(config.get("cpu_threads", 0)),
             local_files_only=True,
         )
-        self._multilingual = bool(self._model.model.is_multilingual)
+        self._multilingual = bool(self.model.model.is_multilingual)
 
     def capabilities(self) -> EngineCapabilities:
         return EngineCapabilities(
@@ -132,7 +132,9 @@ class FasterWhisperBackend(STTBackend):
                 if chunk.commit:
                     window = np.zeros(0, dtype=np.float32)
 
-    async def _decode_window(self, window: AudioArray, options: TranscribeOptions, *, is_final: bool) -> StreamHypothesis:
+    async def _decode_window(
+        self, window: AudioArray, options: TranscribeOptions, *, is_final: bool
+    ) -> StreamHypothesis:
         seconds = len(window) / STT_SAMPLE_RATE
         if len(window) < STT_SAMPLE_RATE // 10:
             return StreamHypothesis(is_final=is_final, text="", words=(), window_seconds=seconds)
@@ -147,7 +149,9 @@ class FasterWhisperBackend(STTBackend):
 
         segments, info = await asyncio.to_thread(run)
         words = tuple(
-            Word(w.word, float(w.start), float(w.end), float(w.probability)) for s in segments for w in (s.words or [])
+            Word(w.word, float(w.start), float(w.end), float(w.probability))
+            for s in segments
+            for w in (s.words or [])
         )
         text = "".join(s.text for s in segments).strip()
         logprob = float(np.mean([s.avg_logprob for s in segments])) if segments else 0.0
@@ -158,7 +162,9 @@ class FasterWhisperBackend(STTBackend):
         self._model = None
 
     async def health(self) -> HealthStatus:
-        return HealthStatus("ok" if self._model is not None else "loading", {"multilingual": str(self._multilingual)})
+        return HealthStatus(
+            "ok" if self._model is not None else "loading", {"multilingual": str(self._multilingual)}
+        )
 
 
 def _convert(index: int, segment: FWSegment) -> TranscriptSegment:
@@ -172,5 +178,7 @@ def _convert(index: int, segment: FWSegment) -> TranscriptSegment:
         compression_ratio=float(segment.compression_ratio),
         no_speech_prob=float(segment.no_speech_prob),
         temperature=float(segment.temperature or 0.0),
-        words=tuple(Word(w.word, float(w.start), float(w.end), float(w.probability)) for w in (segment.words or [])),
+        words=tuple(
+            Word(w.word, float(w.start), float(w.end), float(w.probability)) for w in (segment.words or [])
+        ),
     )

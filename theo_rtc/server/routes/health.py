@@ -25,7 +25,9 @@ async def health(request: Request) -> JSONResponse:
         info = workers.get(name)
         if info is None or info.state != WorkerState.READY:
             state = info.state if info else "not started"
-            problems.append(f"{name}: {state}" + (f" ({info.last_error})" if info and info.last_error else ""))
+            problems.append(
+                f"{name}: {state}" + (f" ({info.last_error})" if info and info.last_error else "")
+            )
     body: dict[str, Any] = {
         "status": "ok" if not problems else "unavailable",
         "problems": problems,

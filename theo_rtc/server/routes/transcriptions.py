@@ -85,8 +85,9 @@ async def _handle(
         postprocess=postprocess,
     )
     if stream:
-        return StreamingResponse(_sse(runtime, audio, req), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            _sse(runtime, audio, req), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
     result = await runtime.transcriptions.transcribe(audio, req)
     body = render(result, fmt, words=words)
     if isinstance(body, dict):
@@ -116,22 +117,36 @@ def _event(payload: dict[str, object]) -> str:
 @router.post("/v1/audio/transcriptions", summary="Transcribe audio (OpenAI-compatible)")
 async def create_transcription(
     request: Request,
-    file: Annotated[UploadFile, File(description="Audio in any common container: wav, flac, mp3, ogg, m4a, webm")],
+    file: Annotated[
+        UploadFile, File(description="Audio in any common container: wav, flac, mp3, ogg, m4a, webm")
+    ],
     model: Annotated[str, Form(description="Installed STT model, e.g. whisper-tiny.en")],
     language: Annotated[str | None, Form(description="ISO-639-1 code; omitted = detect")] = None,
-    prompt: Annotated[str | None, Form(description="Text to condition the decoder (style, vocabulary)")] = None,
+    prompt: Annotated[
+        str | None, Form(description="Text to condition the decoder (style, vocabulary)")
+    ] = None,
     response_format: Annotated[str, Form(description=f"One of {_FORMATS}")] = "json",
     temperature: Annotated[float, Form(ge=0.0, le=1.0)] = 0.0,
     timestamp_granularities: Annotated[list[str] | None, Form(alias="timestamp_granularities[]")] = None,
     stream: Annotated[bool, Form(description="Server-Sent Events with transcript.text.delta/done")] = False,
     hot_words: Annotated[str | None, Form(description="Theo: comma-separated domain words to favour")] = None,
     itn: Annotated[bool | None, Form(description="Theo: inverse text normalisation on/off")] = None,
-    domain: Annotated[str | None, Form(description="Theo: entity formatting domain (banking, telecom, generic)")] = None,
+    domain: Annotated[
+        str | None, Form(description="Theo: entity formatting domain (banking, telecom, generic)")
+    ] = None,
 ) -> Response:
     return await _handle(
-        request, task=Task.TRANSCRIBE, file=file, model=model, language=language, prompt=prompt,
-        response_format=response_format, temperature=temperature,
-        granularities=timestamp_granularities or [], stream=stream, hot_words=hot_words,
+        request,
+        task=Task.TRANSCRIBE,
+        file=file,
+        model=model,
+        language=language,
+        prompt=prompt,
+        response_format=response_format,
+        temperature=temperature,
+        granularities=timestamp_granularities or [],
+        stream=stream,
+        hot_words=hot_words,
         postprocess=_postprocess_options(itn, domain, language),
     )
 
@@ -146,9 +161,18 @@ async def create_translation(
     temperature: Annotated[float, Form(ge=0.0, le=1.0)] = 0.0,
 ) -> Response:
     return await _handle(
-        request, task=Task.TRANSLATE, file=file, model=model, language=None, prompt=prompt,
-        response_format=response_format, temperature=temperature, granularities=[], stream=False,
-        hot_words=None, postprocess=_postprocess_options(None, None, "en"),
+        request,
+        task=Task.TRANSLATE,
+        file=file,
+        model=model,
+        language=None,
+        prompt=prompt,
+        response_format=response_format,
+        temperature=temperature,
+        granularities=[],
+        stream=False,
+        hot_words=None,
+        postprocess=_postprocess_options(None, None, "en"),
     )
 
 
