@@ -35,7 +35,8 @@ def bench_preprocessing() -> None:
     timings.sort()
     print(
         f"preprocessing, streaming 20 ms frames at {audio.sample_rate} Hz:"
-        f" mean {statistics.mean(timings) * 1e3:.3f} ms, p99 {timings[int(len(timings) * 0.99)] * 1e3:.3f} ms per frame (seed target < 5 ms)"
+        f" mean {statistics.mean(timings) * 1e3:.3f} ms, p99 {timings[int(len(timings) * 0.99)] * 1e3:.3f} ms"
+        " per frame (seed target < 5 ms)"
     )
     started = time.perf_counter()
     for _ in range(5):
@@ -74,9 +75,8 @@ def main() -> None:
                 client.audio.transcriptions.create(model=args.model, file=f)
 
             print(f"\nmodel {args.model}, beam {beam}, int8, CPU")
-            print(
-                f"{'set':28} {'audio s':>8} {'bare RTF':>9} {'theo RTF':>9} {'overhead':>9} {'WER bare':>9} {'WER theo':>9}"
-            )
+            columns = ("audio s", "bare RTF", "theo RTF", "overhead", "WER bare", "WER theo")
+            print(f"{'set':28} " + " ".join(f"{c:>9}" for c in columns))
             for name in args.sets.split(","):
                 utterances = load_set(name)
                 audio_s = sum(u.duration for u in utterances)
