@@ -8,8 +8,9 @@ Model directory (what ``theo pull kokoro-82m`` installs)::
 
 engine_config keys (all optional): ``model_file``, ``voices_dir`` (default ``voices``),
 ``voices_file`` (an .npz, instead of ``voices_dir``), ``threads`` (ONNX Runtime intra-op threads,
-0 = all cores), ``sentence_pause`` (seconds of silence between sentences, default 0.2),
-``voice_map`` (OpenAI name -> native voice), ``default_voice`` (default ``af_heart``).
+0 = all cores), ``spin_threads`` (let idle ORT threads busy-wait, default false),
+``sentence_pause`` (seconds of silence between sentences, default 0.2), ``voice_map`` (OpenAI
+name -> native voice), ``default_voice`` (default ``af_heart``).
 """
 
 from __future__ import annotations
@@ -140,6 +141,9 @@ class KokoroBackend(TTSBackend):
         threads = int(config.get("threads", 0))
         if threads > 0:
             options.intra_op_num_threads = threads
+        # Idle ORT threads busy-wait by default; on small CPUs that steals cores from the STT worker.
+        if not config.get("spin_threads", False):
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(
             str(model_file), sess_options=options, providers=["CPUExecutionProvider"]
         )
