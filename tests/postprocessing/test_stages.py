@@ -177,3 +177,18 @@ def test_language_helpers() -> None:
     assert guess_language("eu paguei dez reais") == "pt"
     assert guess_language("I paid ten dollars") == "en"
     assert guess_language("") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("call me at five five five one two three four five six seven", "call me at 555-123-4567"),
+        ("one eight hundred, five five five, zero one nine nine", "1-800-555-0199"),
+        ("the code is oh four two seven", "the code is 0427"),
+        ("one two three", "one two three"),  # too short to be dictation: left to ITN
+        ("twenty twenty five", "twenty twenty five"),
+        ("platforms one and three", "platforms one and three"),
+    ],
+)
+def test_english_digit_dictation(text: str, expected: str) -> None:
+    assert fmt.format(text, "en") == expected

@@ -222,7 +222,12 @@ class EntityFormatter:
         if not dictated:
             return None  # one spoken cardinal ("dois mil e vinte e cinco") is ITN's job
         if language == "en":
-            return rendered if keyword == "reference" and spoken else None
+            if not spoken:
+                return None
+            if keyword == "reference":
+                return rendered
+            # Digit-by-digit dictation (phone numbers, codes): cheaper and as good as NeMo's grammar.
+            return _us_phone(digits) if len(items) >= 4 and _dictated_digits(items) >= 3 else None
 
         written: str | None = None
         if keyword == "cpf":
@@ -251,6 +256,21 @@ class EntityFormatter:
         # Dictated digits that are no valid entity (a CPF with wrong check digits) stay a plain digit string,
         # so that ITN does not turn them into a phone number.
         return digits if len(digits) >= 6 or keyword else None
+
+
+def _dictated_digits(items: Sequence[tuple[str, SpokenNumber | None]]) -> int:
+    return sum(number is not None and number.dictated_digit for _, number in items)
+
+
+def _us_phone(digits: str) -> str:
+    """555-123-4567, 1-800-555-0199, 555-0199; other lengths stay a plain digit string."""
+    if len(digits) == 11 and digits[0] == "1":
+        return f"1-{digits[1:4]}-{digits[4:7]}-{digits[7:]}"
+    if len(digits) == 10:
+        return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+    if len(digits) == 7:
+        return f"{digits[:3]}-{digits[3:]}"
+    return digits
 
 
 def _cpf(digits: str) -> str | None:

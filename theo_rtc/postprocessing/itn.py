@@ -185,6 +185,8 @@ class NemoITN:
             return classes
         classes = {}
         for word in _nemo_data_words(language):
+            if len(word) <= 2:
+                continue  # "us", "m", "s"...: too ambiguous to pull ordinary words into a window
             classes[word] = _EXTENSION
             if language == "en":
                 classes[word + "s"] = _EXTENSION  # the tables list units in the singular
