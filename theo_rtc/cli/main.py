@@ -8,7 +8,7 @@ import typer
 from rich.logging import RichHandler
 
 from theo_rtc import __version__
-from theo_rtc.cli import models, serve, transcribe
+from theo_rtc.cli import models, normalize, serve, transcribe
 from theo_rtc.cli.output import err_console
 
 app = typer.Typer(
@@ -49,6 +49,7 @@ def _root(
 models.register(app)
 serve.register(app)
 transcribe.register(app)
+normalize.register(app)
 
 
 def main() -> None:

@@ -159,6 +159,9 @@ class NemoITN:
             warnings.simplefilter("ignore")
             from nemo_text_processing.inverse_text_normalization.inverse_normalize import InverseNormalizer
 
+            # NeMo configures its logger on import: quieten it afterwards, not before.
+            logging.getLogger("NeMo-text-processing").setLevel(logging.WARNING)
+
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             far = self.cache_dir / f"{language}_itn_{_INPUT_CASE}.far"
             if far.exists():

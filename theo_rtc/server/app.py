@@ -14,7 +14,7 @@ from theo_rtc.config import TheoSettings
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.server.errors import install_error_handlers
 from theo_rtc.server.limits import BodySizeLimitMiddleware
-from theo_rtc.server.routes import health, models, transcriptions
+from theo_rtc.server.routes import health, models, text, transcriptions
 
 log = logging.getLogger("theo.server")
 
@@ -49,6 +49,7 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
     app.include_router(transcriptions.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.include_router(text.router)
     return app
 
 
