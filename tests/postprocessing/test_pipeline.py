@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import itertools
 import time
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
 from tests.postprocessing.conftest import requires_nemo
 from theo_rtc.backends.types import TranscriptSegment, Word
-from theo_rtc.postprocessing import PostProcessingOptions, PostProcessor, parse_hot_words, realign_words
+from theo_rtc.postprocessing import (
+    NemoITN,
+    PostProcessingOptions,
+    PostProcessor,
+    nemo_installed,
+    parse_hot_words,
+    realign_words,
+)
 
 PT = PostProcessingOptions(language="pt", domain="banking")
 
@@ -291,3 +299,10 @@ def test_realign_handles_insertions_and_splits() -> None:
     inserted = realign_words(words, "vinte reais hoje")
     assert inserted[2].start == inserted[2].end == 2.0  # an inserted word: zero length at the previous end
     assert realign_words((), "x") == () and realign_words(words, "") == ()
+
+
+def test_itn_ready_flag(processor: PostProcessor, no_nemo_processor: PostProcessor, tmp_path: Path) -> None:
+    assert processor.itn.ready()  # warmed up by the session fixture
+    assert no_nemo_processor.itn.ready()  # nothing to load
+    if nemo_installed():
+        assert not NemoITN(tmp_path).ready()  # would block on a grammar build: the route uses a thread

@@ -128,6 +128,12 @@ class NemoITN:
         loaded = sorted(self._normalizers)
         return f"ok (loaded: {', '.join(loaded)})" if loaded else "ok (grammars load on first use)"
 
+    def ready(self) -> bool:
+        """True when no call can block on a grammar build or load (all loaded, failed, or no NeMo)."""
+        return not self._installed or all(
+            lang in self._normalizers or lang in self._errors for lang in ITN_LANGUAGES
+        )
+
     def available(self, language: str) -> bool:
         return self._installed and language in ITN_LANGUAGES and language not in self._errors
 

@@ -14,7 +14,8 @@ from theo_rtc.postprocessing.pipeline import MAX_TEXT_CHARS
 
 router = APIRouter(tags=["text"])
 
-# Short texts are processed inline (well under the event loop's budget); long ones in a thread.
+# Short texts are processed inline (well under the event loop's budget); long ones, and any text while
+# NeMo's grammars are still to be loaded (1-8 s), in a worker thread.
 _INLINE_CHARS = 2_000
 
 
@@ -50,7 +51,7 @@ async def normalize_text(body: NormalizeRequest) -> NormalizeResponse:
         hot_words=parse_hot_words(body.hot_words),
     )
     processor = get_postprocessor()
-    if len(body.text) <= _INLINE_CHARS:
+    if len(body.text) <= _INLINE_CHARS and processor.itn.ready():
         result = processor.normalize(body.text, options)
     else:
         result = await asyncio.to_thread(processor.normalize, body.text, options)
