@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from theo_rtc.backends.types import TranscriptSegment
 from theo_rtc.config import TheoSettings
+from theo_rtc.postprocessing import PostProcessingOptions, PostProcessor, get_postprocessor
 from theo_rtc.registry.store import ModelStore
-from theo_rtc.stt.service import TranscriptionService
+from theo_rtc.stt.service import TranscriptionRequest, TranscriptionService
 from theo_rtc.workers.manager import WorkerManager
 
 log = logging.getLogger("theo")
@@ -18,6 +20,17 @@ class TheoRuntime:
         self.store = ModelStore(self.settings)
         self.workers = WorkerManager(self.settings, self.store)
         self.transcriptions = TranscriptionService(self.settings, self.workers)
+        self.postprocessor: PostProcessor = get_postprocessor()
+        self.transcriptions.rewriters.append(self._postprocess)
+
+    def _postprocess(
+        self, segments: list[TranscriptSegment], request: TranscriptionRequest
+    ) -> list[TranscriptSegment]:
+        # Final segments only (partials never reach here); a failing stage is skipped inside the pipeline.
+        options = PostProcessingOptions.from_mapping(
+            request.postprocess, language=request.language, hot_words=request.hot_words
+        )
+        return self.postprocessor.process_segments(segments, options)
 
     async def start(self, preload: list[str] | None = None) -> None:
         """Start workers for ``preload`` (installed models only; missing ones are logged, not fatal)."""

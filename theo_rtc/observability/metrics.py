@@ -51,3 +51,28 @@ worker_errors_total = Counter(
 )
 worker_restarts_total = Counter("theo_worker_restarts_total", "Worker processes restarted", ["model"])
 workers_ready = Gauge("theo_workers_ready", "Workers ready to serve", ["model", "type"])
+
+# --- streaming sessions ---------------------------------------------------------------------------------
+stt_ttfb_seconds = Histogram(
+    "theo_stt_ttfb_seconds", "Speech start to first partial transcript", buckets=_LATENCY_BUCKETS
+)
+stt_final_delay_seconds = Histogram(
+    "theo_stt_final_delay_seconds", "VAD end of speech to final transcript", buckets=_LATENCY_BUCKETS
+)
+stt_active_sessions = Gauge("theo_stt_active_sessions", "Streaming sessions open now")
+stt_session_duration_seconds = Histogram(
+    "theo_stt_session_duration_seconds",
+    "Streaming session lifetime",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
+)
+stt_vad_events_total = Counter("theo_stt_vad_events_total", "VAD events", ["event"])
+stt_segments_force_committed_total = Counter(
+    "theo_stt_segments_force_committed_total", "Segments committed because the ring buffer was 90% full"
+)
+stt_muted_frames_total = Counter("theo_stt_muted_frames_total", "Frames dropped by mute-on-speak")
+stt_frames_dropped_total = Counter(
+    "theo_stt_frames_dropped_total", "Frames dropped because of a backlog > 10 s"
+)
+stt_session_recoveries_total = Counter(
+    "theo_stt_session_recoveries_total", "Streams resumed after a worker failure"
+)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("model store: %s (%d models installed)", settings.models_dir, len(runtime.store.list()))
         await runtime.start(preload)
+        # Build/load the ITN grammars before serving, never inside a request (first build ~10 s, then cached).
+        await asyncio.to_thread(runtime.postprocessor.warm_up)
         try:
             yield
         finally:
@@ -43,7 +46,9 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
     )
     app.state.runtime = runtime
     app.state.expected_models = [m for m in preload if runtime.store.is_installed(m)]
-    app.state.component_status = _component_status_factory()
+    app.state.component_status = lambda: {"preprocessing": "ok"} | {
+        f"postprocessing.{stage}": status for stage, status in runtime.postprocessor.status().items()
+    }
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     install_error_handlers(app)
     app.include_router(transcriptions.router)
@@ -51,10 +56,3 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
     app.include_router(health.router)
     app.include_router(text.router)
     return app
-
-
-def _component_status_factory() -> Callable[[], dict[str, str]]:
-    def status() -> dict[str, str]:
-        return {"preprocessing": "ok"}
-
-    return status

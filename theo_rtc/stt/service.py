@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from theo_rtc.backends.types import (
@@ -88,6 +88,7 @@ class TranscriptionService:
         self, audio: AudioArray, request: TranscriptionRequest
     ) -> AsyncIterator[tuple[TranscriptionInfo, TranscriptSegment | None]]:
         """Yield ``(info, None)`` first, then ``(info, segment)`` for each final, post-processed segment."""
+        self.validate(request)
         client = await self.workers.stt(request.model)
         if request.task is Task.TRANSLATE and not client.worker.model.manifest.capabilities.translation:
             raise InvalidRequestError(
@@ -98,9 +99,12 @@ class TranscriptionService:
         async with client.transcribe_file(audio, request.options(), priority=Priority.BATCH) as result:
             info = result.info
             self._observe_language(request, info)
+            if "language" not in request.postprocess and info.language:
+                # Post-processing needs the spoken language; detection tells us when the client didn't.
+                request = replace(request, postprocess={**request.postprocess, "language": info.language})
             yield info, None
             async for segment in result.segments:
-                for rewritten in self._rewrite([segment], request):
+                for rewritten in self.rewrite([segment], request):
                     yield info, rewritten
 
     async def transcribe(self, audio: AudioArray, request: TranscriptionRequest) -> TranscriptionResult:
@@ -124,7 +128,16 @@ class TranscriptionService:
                 time.perf_counter() - started
             )
 
-    def _rewrite(
+    def validate(self, request: TranscriptionRequest) -> None:
+        """Reject bad post-processing options before any audio is decoded or sent to a worker."""
+        from theo_rtc.postprocessing import PostProcessingOptions
+
+        try:
+            PostProcessingOptions.from_mapping(request.postprocess, hot_words=request.hot_words)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc), param="domain") from exc
+
+    def rewrite(
         self, segments: list[TranscriptSegment], request: TranscriptionRequest
     ) -> list[TranscriptSegment]:
         for rewriter in self.rewriters:

@@ -188,10 +188,11 @@ class WorkerProcess:
             text = line.decode(errors="replace").rstrip()
             if text:
                 # Workers log "LEVEL name: message"; keep their level so engine chatter stays at debug.
+                # Unprefixed lines (tracebacks, native libraries) are surfaced as warnings.
                 level = logging.getLevelName(text.split(" ", 1)[0])
-                worker_log.log(
-                    level if isinstance(level, int) and level != logging.INFO else logging.DEBUG, "%s", text
-                )
+                if not isinstance(level, int):
+                    level = logging.WARNING
+                worker_log.log(logging.DEBUG if level == logging.INFO else level, "%s", text)
                 self._stderr_tail = [*self._stderr_tail[-9:], text[-300:]]
 
     async def _watch(self, proc: asyncio.subprocess.Process, generation: int) -> None:

@@ -138,7 +138,14 @@ class FasterWhisperBackend(STTBackend):
         seconds = len(window) / STT_SAMPLE_RATE
         if len(window) < STT_SAMPLE_RATE // 10:
             return StreamHypothesis(is_final=is_final, text="", words=(), window_seconds=seconds)
-        kwargs = self._kwargs(options) | {"word_timestamps": True, "condition_on_previous_text": False}
+        # Live windows get one greedy-or-beam pass at a fixed temperature and a token budget that fits the
+        # window: temperature fallback on a looping hypothesis (digit strings do this) costs seconds.
+        kwargs = self._kwargs(options) | {
+            "word_timestamps": True,
+            "condition_on_previous_text": False,
+            "temperature": options.temperature,
+            "max_new_tokens": int(seconds * 12) + 16,
+        }
         if not is_final:
             kwargs["beam_size"] = 1  # partials favour speed; the final pass uses the configured beam
 

@@ -71,6 +71,9 @@ async def _handle(
         )
     runtime = _runtime(request)
     runtime.store.get(model)  # unknown model -> 404 before any decoding work
+    runtime.transcriptions.validate(
+        TranscriptionRequest(model=model, hot_words=_parse_hot_words(hot_words), postprocess=postprocess)
+    )
     data = await _read_upload(request, file)
     audio = await runtime.transcriptions.load_audio(data)
     words = "word" in granularities
