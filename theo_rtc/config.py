@@ -44,6 +44,10 @@ class TheoSettings(BaseSettings):
     worker_cpu_threads: int = 0  # 0 = engine decides
     worker_concurrency: int = 1  # requests in flight per worker; more queue by priority
 
+    max_sessions: int = 64  # streaming sessions at once; each holds a 60 s ring buffer (3.8 MB) and a VAD
+    max_frame_bytes: int = 64 * 1024  # one binary WebSocket frame
+    ws_send_queue: int = 2000  # events queued for a client before it is judged not to be reading
+
     pypi_index_url: str = "https://pypi.org/simple"
     npm_registry_url: str = "https://registry.npmjs.org"
 

@@ -42,4 +42,12 @@ def register(app: typer.Typer) -> None:
             host=host, port=port, default_stt_model=default_stt_model, preload_models=list(preload)
         )
         console.print(f"Theo RTC on http://{host}:{port}  (models: {settings.models_dir})")
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        # WebSocket heartbeat (seed §7.3): ping every 10 s, drop the connection after 5 s without a pong.
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=log_level,
+            ws_ping_interval=10.0,
+            ws_ping_timeout=5.0,
+        )

@@ -15,6 +15,8 @@ from theo_rtc.config import TheoSettings
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.server.errors import install_error_handlers
 from theo_rtc.server.limits import BodySizeLimitMiddleware
+from theo_rtc.server.realtime import endpoint as realtime_endpoint
+from theo_rtc.server.realtime.endpoint import SessionRegistry
 from theo_rtc.server.routes import health, models, text, transcriptions
 
 log = logging.getLogger("theo.server")
@@ -46,13 +48,16 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
     )
     app.state.runtime = runtime
     app.state.expected_models = [m for m in preload if runtime.store.is_installed(m)]
-    app.state.component_status = lambda: {"preprocessing": "ok"} | {
-        f"postprocessing.{stage}": status for stage, status in runtime.postprocessor.status().items()
-    }
+    app.state.component_status = lambda: (
+        {"preprocessing": "ok"}
+        | {f"postprocessing.{stage}": status for stage, status in runtime.postprocessor.status().items()}
+    )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     install_error_handlers(app)
     app.include_router(transcriptions.router)
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(text.router)
+    app.include_router(realtime_endpoint.router)
+    app.state.sessions = SessionRegistry(settings.max_sessions)
     return app

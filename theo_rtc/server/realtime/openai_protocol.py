@@ -1,0 +1,274 @@
+"""OpenAI Realtime GA *transcription session* dialect (``/v1/realtime?intent=transcription``).
+
+Existing OpenAI clients work unmodified: ``session.update`` with ``type: "transcription"``,
+``input_audio_buffer.append`` (base64 PCM16), ``.commit`` / ``.clear``; Theo answers with
+``session.created/updated``, ``input_audio_buffer.speech_started/stopped/committed/cleared``,
+``conversation.item.input_audio_transcription.delta/completed`` and ``error``. The beta names
+(``transcription_session.update``, ``input_audio_format``, ``input_audio_transcription``) are accepted too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any
+
+from theo_rtc.errors import InvalidRequestError
+from theo_rtc.server.realtime.dialect import Dialect, UnknownEventError
+from theo_rtc.session import SessionConfig, StreamingSession
+
+OPENAI_RATE = 24_000
+_OPENAI_MODELS = {"whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-latest"}
+
+
+def _event_id() -> str:
+    return f"event_{uuid.uuid4().hex[:20]}"
+
+
+class OpenAIDialect(Dialect):
+    name = "openai"
+
+    def __init__(self, default_model: str, installed: set[str]) -> None:
+        self._default_model = default_model
+        self._installed = installed
+        self._previous_item: str | None = None
+        self._delta_sent: dict[int, str] = {}
+        self._session_key = uuid.uuid4().hex[:12]
+        self._beta = False
+        self._config: SessionConfig | None = None
+
+    def item_id(self, segment_id: int) -> str:
+        return f"item_{self._session_key}_{segment_id:04d}"
+
+    # --- configuration -----------------------------------------------------------------------------------
+
+    def initial_config(self, query: dict[str, str], default_model: str) -> SessionConfig:
+        self._config = SessionConfig(model=default_model, sample_rate=OPENAI_RATE)
+        return self._config
+
+    def _model(self, name: str | None) -> str:
+        if not name or name in _OPENAI_MODELS:
+            return self._default_model
+        if name not in self._installed:
+            raise InvalidRequestError(
+                f"model {name!r} is not installed on this server", param="session.model"
+            )
+        return name
+
+    def _changes(self, session_obj: dict[str, Any]) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        session_type = session_obj.get("type", "transcription")
+        if session_type != "transcription":
+            raise InvalidRequestError(
+                "only transcription sessions are supported here (connect with ?intent=transcription and send "
+                "session.type='transcription')",
+                param="session.type",
+            )
+        audio_in = (session_obj.get("audio") or {}).get("input") or {}
+        fmt = audio_in.get("format") or {}
+        if isinstance(fmt, dict) and fmt:
+            if fmt.get("type", "audio/pcm") != "audio/pcm":
+                raise InvalidRequestError(
+                    f"unsupported audio format {fmt.get('type')!r}; use audio/pcm",
+                    param="session.audio.input.format",
+                )
+            changes["sample_rate"] = int(fmt.get("rate", OPENAI_RATE))
+        if session_obj.get("input_audio_format") not in (None, "pcm16"):  # beta
+            raise InvalidRequestError("only pcm16 input is supported", param="session.input_audio_format")
+        transcription = audio_in.get("transcription") or session_obj.get("input_audio_transcription")
+        if isinstance(transcription, dict):
+            changes["model"] = self._model(transcription.get("model"))
+            if transcription.get("language"):
+                changes["language"] = transcription["language"]
+            if transcription.get("prompt"):
+                changes["prompt"] = transcription["prompt"]
+        turn = (
+            audio_in["turn_detection"]
+            if "turn_detection" in audio_in
+            else session_obj.get("turn_detection", "keep")
+        )
+        if turn is None:
+            changes["turn_detection"] = False
+        elif isinstance(turn, dict):
+            changes["turn_detection"] = True
+            if "silence_duration_ms" in turn:
+                changes["min_silence_ms"] = int(turn["silence_duration_ms"])
+            if "prefix_padding_ms" in turn:
+                changes["preroll_ms"] = int(turn["prefix_padding_ms"])
+            if "threshold" in turn:
+                threshold = float(turn["threshold"])
+                changes["vad_sensitivity"] = (
+                    "high" if threshold < 0.4 else "low" if threshold > 0.6 else "normal"
+                )
+        return changes
+
+    def _session_object(self, config: dict[str, Any]) -> dict[str, Any]:
+        turn = (
+            {
+                "type": "server_vad",
+                "threshold": 0.5,
+                "prefix_padding_ms": config["preroll_ms"],
+                "silence_duration_ms": config["min_silence_ms"],
+            }
+            if config["turn_detection"]
+            else None
+        )
+        return {
+            "type": "transcription",
+            "object": "realtime.transcription_session",
+            "id": f"sess_{self._session_key}",
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": config["sample_rate"]},
+                    "transcription": {
+                        "model": config["model"],
+                        "language": config["language"],
+                        "prompt": config["prompt"] or "",
+                    },
+                    "turn_detection": turn,
+                    "noise_reduction": None,
+                }
+            },
+            "include": [],
+        }
+
+    # --- server events -------------------------------------------------------------------------------------
+
+    def translate(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        kind = event["type"]
+        segment = event.get("segment_id", 0)
+        if kind in ("session.created", "session.configured"):
+            name = "session.created" if kind == "session.created" else "session.updated"
+            if self._beta:
+                name = name.replace("session.", "transcription_session.")
+            return [{"type": name, "event_id": _event_id(), "session": self._session_object(event["config"])}]
+        if kind == "vad.speech_start" and self._turn_detection(event):
+            return [
+                {
+                    "type": "input_audio_buffer.speech_started",
+                    "event_id": _event_id(),
+                    "audio_start_ms": event["timestamp_ms"],
+                    "item_id": self.item_id(segment),
+                }
+            ]
+        if kind == "vad.speech_end" and self._turn_detection(event):
+            return [
+                {
+                    "type": "input_audio_buffer.speech_stopped",
+                    "event_id": _event_id(),
+                    "audio_end_ms": event["timestamp_ms"],
+                    "item_id": self.item_id(segment),
+                }
+            ]
+        if kind == "input_audio_buffer.committed":
+            message = {
+                "type": "input_audio_buffer.committed",
+                "event_id": _event_id(),
+                "previous_item_id": self._previous_item,
+                "item_id": self.item_id(segment),
+            }
+            self._previous_item = self.item_id(segment)
+            return [message]
+        if kind == "transcript.partial":
+            sent = self._delta_sent.get(segment, "")
+            text = event["text"]
+            if not text.startswith(sent) or len(text) <= len(sent):
+                return []
+            self._delta_sent[segment] = text
+            return [
+                {
+                    "type": "conversation.item.input_audio_transcription.delta",
+                    "event_id": _event_id(),
+                    "item_id": self.item_id(segment),
+                    "content_index": 0,
+                    "delta": text[len(sent) :],
+                }
+            ]
+        if kind in ("transcript.final", "transcript.discarded"):
+            self._delta_sent.pop(segment, None)
+            return [
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "event_id": _event_id(),
+                    "item_id": self.item_id(segment),
+                    "content_index": 0,
+                    "transcript": event.get("text", ""),
+                    "usage": {
+                        "type": "duration",
+                        "seconds": round((event.get("end_ms", 0) - event.get("start_ms", 0)) / 1000, 3),
+                    },
+                }
+            ]
+        if kind == "input_audio_buffer.cleared":
+            return [{"type": "input_audio_buffer.cleared", "event_id": _event_id()}]
+        if kind == "error":
+            return [
+                self.error(
+                    event.get("code", "error"),
+                    event.get("message", ""),
+                    recoverable=event.get("recoverable", False),
+                )
+            ]
+        return []  # Theo-only events (state changes, hold, rate limits) have no OpenAI equivalent
+
+    def _turn_detection(self, event: dict[str, Any]) -> bool:
+        return self._config is None or self._config.turn_detection
+
+    # --- client events -------------------------------------------------------------------------------------
+
+    async def handle(self, message: dict[str, Any], session: StreamingSession) -> bool:
+        kind = message.get("type")
+        if kind in ("session.update", "transcription_session.update"):
+            self._beta = kind == "transcription_session.update"
+            session_obj = message.get("session")
+            if not isinstance(session_obj, dict):
+                raise InvalidRequestError("session.update needs a 'session' object", param="session")
+            await session.configure(self._changes(session_obj))
+            self._config = session.config
+        elif kind == "input_audio_buffer.append":
+            audio = message.get("audio")
+            if not isinstance(audio, str):
+                raise InvalidRequestError("input_audio_buffer.append needs base64 'audio'", param="audio")
+            try:
+                data = base64.b64decode(audio, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise InvalidRequestError("'audio' is not valid base64", param="audio") from exc
+            session.push_pcm16(data)
+        elif kind == "input_audio_buffer.commit":
+            if not await session.commit():
+                raise InvalidRequestError(
+                    "buffer too small: expected at least 100ms of audio", param="input_audio_buffer"
+                )
+        elif kind == "input_audio_buffer.clear":
+            await session.clear()
+        else:
+            raise UnknownEventError(f"unknown or unsupported event type {kind!r}", param="type")
+        return True
+
+    def audio(self, data: bytes, session: StreamingSession) -> None:
+        raise InvalidRequestError("send audio as input_audio_buffer.append events (base64)", param="audio")
+
+    def error(
+        self,
+        code: str,
+        message: str,
+        *,
+        param: str | None = None,
+        recoverable: bool = False,
+        event_id: str | None = None,
+    ) -> dict[str, Any]:
+        error_type = (
+            "server_error" if code in ("worker_restarted", "internal_error") else "invalid_request_error"
+        )
+        return {
+            "type": "error",
+            "event_id": _event_id(),
+            "error": {
+                "type": error_type,
+                "code": code,
+                "message": message,
+                "param": param,
+                "event_id": event_id,
+            },
+        }

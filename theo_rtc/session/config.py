@@ -1,0 +1,31 @@
+"""What a client can configure for a streaming session (``session.configure``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from theo_rtc.vad import Sensitivity
+
+
+class SessionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "whisper-tiny.en"
+    language: str | None = None
+    sample_rate: int = Field(
+        default=16_000, ge=8_000, le=192_000, description="Rate of the PCM16 frames the client sends"
+    )
+    vad_sensitivity: Sensitivity = Sensitivity.NORMAL
+    turn_detection: bool = Field(default=True, description="Commit on VAD speech end; False = client commits")
+    min_silence_ms: int = Field(default=400, ge=100, le=5_000, description="Silence that ends an utterance")
+    preroll_ms: int = Field(default=300, ge=0, le=2_000, description="Audio kept before speech start")
+    partial_interval_ms: int = Field(default=300, ge=100, le=5_000, description="Audio between decodes")
+    partials: bool = True
+    hot_words: list[str] = Field(default_factory=list, max_length=200)
+    prompt: str | None = None
+    itn: bool | None = None
+    domain: Literal["banking", "telecom", "generic"] | None = None
+    tts_model: str | None = None
+    tts_voice: str | None = None
