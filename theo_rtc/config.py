@@ -43,6 +43,9 @@ class TheoSettings(BaseSettings):
     worker_restart_backoff_s: float = 0.5
     worker_cpu_threads: int = 0  # 0 = engine decides
     worker_concurrency: int = 1  # requests in flight per worker; more queue by priority
+    # TTS workers interleave requests sentence by sentence, so a second request gets its first audio
+    # after one sentence of the first instead of after all of it (bench/tts.py).
+    tts_worker_concurrency: int = 4
 
     max_sessions: int = 64  # streaming sessions at once; each holds a 60 s ring buffer (3.8 MB) and a VAD
     max_frame_bytes: int = 64 * 1024  # one binary WebSocket frame

@@ -9,6 +9,7 @@ from theo_rtc.config import TheoSettings
 from theo_rtc.postprocessing import PostProcessingOptions, PostProcessor, get_postprocessor
 from theo_rtc.registry.store import ModelStore
 from theo_rtc.stt.service import TranscriptionRequest, TranscriptionService
+from theo_rtc.tts.service import SpeechService
 from theo_rtc.workers.manager import WorkerManager
 
 log = logging.getLogger("theo")
@@ -20,6 +21,7 @@ class TheoRuntime:
         self.store = ModelStore(self.settings)
         self.workers = WorkerManager(self.settings, self.store)
         self.transcriptions = TranscriptionService(self.settings, self.workers)
+        self.speech = SpeechService(self.settings, self.store, self.workers)
         self.postprocessor: PostProcessor = get_postprocessor()
         self.transcriptions.rewriters.append(self._postprocess)
 

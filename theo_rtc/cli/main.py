@@ -8,7 +8,7 @@ import typer
 from rich.logging import RichHandler
 
 from theo_rtc import __version__
-from theo_rtc.cli import models, normalize, serve, transcribe
+from theo_rtc.cli import models, normalize, serve, speak, transcribe
 from theo_rtc.cli.output import err_console
 
 app = typer.Typer(
@@ -50,6 +50,7 @@ models.register(app)
 serve.register(app)
 transcribe.register(app)
 normalize.register(app)
+speak.register(app)
 
 
 def main() -> None:

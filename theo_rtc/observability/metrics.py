@@ -45,6 +45,19 @@ stt_language_detection_mismatches_total = Counter(
     "theo_stt_language_detection_mismatches_total", "Declared language differs from the detected one"
 )
 
+# --- text to speech -------------------------------------------------------------------------------------
+tts_requests_total = Counter(
+    "theo_tts_requests_total", "Speech synthesis requests by model and outcome", ["model", "status"]
+)
+tts_ttfb_seconds = Histogram(
+    "theo_tts_ttfb_seconds",
+    "Request start to first audio chunk from the worker",
+    ["model"],
+    buckets=_LATENCY_BUCKETS,
+)
+tts_audio_seconds_total = Counter("theo_tts_audio_seconds_total", "Seconds of audio synthesized", ["model"])
+tts_characters_total = Counter("theo_tts_characters_total", "Input characters synthesized", ["model"])
+
 # --- workers --------------------------------------------------------------------------------------------
 worker_errors_total = Counter(
     "theo_stt_worker_errors_total", "Worker failures by model and kind", ["model", "kind"]

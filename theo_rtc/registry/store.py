@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from theo_rtc.config import TheoSettings
 from theo_rtc.errors import ChecksumMismatchError, ModelNotFoundError, ModelStoreError
-from theo_rtc.registry.catalog import Source, catalog_entry
+from theo_rtc.registry.catalog import Source, catalog_entry, load_catalog
 from theo_rtc.registry.manifest import MANIFEST_FILE, ModelManifest
 from theo_rtc.registry.sources import NullProgress, Progress, fetch_source
 
@@ -37,6 +37,7 @@ class ModelStore:
         self.root = settings.models_dir
 
     def list(self) -> list[InstalledModel]:
+        """Models on disk (pulled, or built in and used once; see :meth:`builtin`)."""
         if not self.root.is_dir():
             return []
         models = []
@@ -51,7 +52,9 @@ class ModelStore:
 
     def get(self, name: str) -> InstalledModel:
         path = self._path(name)
-        if not (path / MANIFEST_FILE).is_file():
+        if not self._on_disk(name) and _is_builtin(name):
+            return self.install(name)  # downloads nothing: writes its theo.yaml
+        if not self._on_disk(name):
             installed = ", ".join(m.name for m in self.list()) or "none"
             raise ModelNotFoundError(
                 f"model {name!r} is not installed (installed: {installed}); run `theo pull {name}`",
@@ -60,7 +63,14 @@ class ModelStore:
         return InstalledModel(name, path, ModelManifest.load(path))
 
     def is_installed(self, name: str) -> bool:
+        return self._on_disk(name) or _is_builtin(name)
+
+    def _on_disk(self, name: str) -> bool:
         return (self._path(name) / MANIFEST_FILE).is_file()
+
+    def builtin(self) -> tuple[str, ...]:
+        """Models that need no download (always usable, whether or not they appear in :meth:`list` yet)."""
+        return tuple(name for name, entry in load_catalog().items() if entry.builtin)
 
     def remove(self, name: str) -> None:
         model = self.get(name)
@@ -69,7 +79,7 @@ class ModelStore:
     def install(self, name: str, *, progress: Progress | None = None, force: bool = False) -> InstalledModel:
         """Download, verify and install ``name`` from the catalog. Nothing lands unless every check passes."""
         entry = catalog_entry(name)
-        if self.is_installed(name) and not force:
+        if self._on_disk(name) and not force:
             return self.get(name)
         progress = progress or NullProgress()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -94,7 +104,7 @@ class ModelStore:
                         f"{name}/{relative} is corrupt: sha256 {actual} != {expected}"
                     )
             manifest = ModelManifest.model_validate(
-                {"name": name, "source": _describe_sources(entry.sources), **entry.manifest}
+                {"name": name, "source": _describe_sources(entry.sources) or "builtin", **entry.manifest}
             )
             manifest.save(staging)
             final = self._path(name)
@@ -110,6 +120,11 @@ class ModelStore:
         if not name or "/" in name or name.startswith(".") or "\\" in name:
             raise ModelNotFoundError(f"invalid model name {name!r}", param="model")
         return self.root / name
+
+
+def _is_builtin(name: str) -> bool:
+    entry = load_catalog().get(name)
+    return entry is not None and entry.builtin
 
 
 def _join(directory: Path, target: str, parts: list[str]) -> None:

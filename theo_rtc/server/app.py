@@ -17,7 +17,7 @@ from theo_rtc.server.errors import install_error_handlers
 from theo_rtc.server.limits import BodySizeLimitMiddleware
 from theo_rtc.server.realtime import endpoint as realtime_endpoint
 from theo_rtc.server.realtime.endpoint import SessionRegistry
-from theo_rtc.server.routes import health, models, text, transcriptions
+from theo_rtc.server.routes import health, models, speech, text, transcriptions
 
 log = logging.getLogger("theo.server")
 
@@ -55,6 +55,7 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     install_error_handlers(app)
     app.include_router(transcriptions.router)
+    app.include_router(speech.router)
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(text.router)

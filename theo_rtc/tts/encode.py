@@ -14,6 +14,7 @@ Known, format-inherent deviations in decoded duration (streams cannot be patched
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
@@ -298,22 +299,32 @@ def encode_all(fmt: str, chunks: Iterable[AudioChunk], **kwargs: Any) -> bytes:
 
 
 async def encode_stream(
-    fmt: str, chunks: AsyncIterable[AudioChunk], *, output_rate: int | None = None
+    fmt: str,
+    chunks: AsyncIterable[AudioChunk],
+    *,
+    output_rate: int | None = None,
+    offload: bool = True,
 ) -> AsyncIterator[bytes]:
     """Encode a TTS chunk stream for a streaming HTTP body; yields only non-empty byte strings.
 
     The encoder is created from the first chunk's sample rate. An empty stream still yields a
-    valid (empty) file for container formats.
+    valid (empty) file for container formats. With ``offload`` the codecs run in a worker thread:
+    mp3/opus cost ~8 ms per second of audio, which would stall every other request and realtime
+    session on the event loop (wav/pcm are plain copies and stay inline).
     """
     encoder: AudioEncoder | None = None
+    threaded = offload and fmt in _CODECS
     async for chunk in chunks:
         if encoder is None:
             encoder = create_encoder(fmt, chunk.sample_rate, output_rate=output_rate)
-        data = encoder.encode(chunk.pcm16)
+        if threaded:
+            data = await asyncio.to_thread(encoder.encode, chunk.pcm16)
+        else:
+            data = encoder.encode(chunk.pcm16)
         if data:
             yield data
     if encoder is None:
         encoder = create_encoder(fmt, output_rate or PCM_SAMPLE_RATE)
-    tail = encoder.finish()
+    tail = await asyncio.to_thread(encoder.finish) if threaded else encoder.finish()
     if tail:
         yield tail

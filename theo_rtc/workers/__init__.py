@@ -3,5 +3,14 @@
 from theo_rtc.workers.manager import WorkerManager
 from theo_rtc.workers.process import WorkerInfo, WorkerProcess, WorkerState
 from theo_rtc.workers.stt_client import BatchStream, STTWorkerClient
+from theo_rtc.workers.tts_client import TTSWorkerClient
 
-__all__ = ["BatchStream", "STTWorkerClient", "WorkerInfo", "WorkerManager", "WorkerProcess", "WorkerState"]
+__all__ = [
+    "BatchStream",
+    "STTWorkerClient",
+    "TTSWorkerClient",
+    "WorkerInfo",
+    "WorkerManager",
+    "WorkerProcess",
+    "WorkerState",
+]

@@ -11,6 +11,7 @@ from theo_rtc.observability import metrics
 from theo_rtc.registry.store import ModelStore
 from theo_rtc.workers.process import WORKER_MODULES, WorkerInfo, WorkerProcess, WorkerState
 from theo_rtc.workers.stt_client import STTWorkerClient
+from theo_rtc.workers.tts_client import TTSWorkerClient
 
 log = logging.getLogger("theo.workers")
 
@@ -43,7 +44,9 @@ class WorkerManager:
                 start_timeout=self.settings.worker_start_timeout_s,
                 restart_backoff=self.settings.worker_restart_backoff_s,
                 cpu_threads=self.settings.worker_cpu_threads,
-                concurrency=self.settings.worker_concurrency,
+                concurrency=self.settings.tts_worker_concurrency
+                if model.manifest.type == "tts"
+                else self.settings.worker_concurrency,
                 on_exit=self._on_worker_exit,
             )
             self._workers[model_name] = worker
@@ -57,6 +60,14 @@ class WorkerManager:
                 f"model {model_name!r} is a {kind} model, not speech-to-text", param="model"
             )
         return STTWorkerClient(await self.worker(model_name))
+
+    async def tts(self, model_name: str) -> TTSWorkerClient:
+        kind = self.store.get(model_name).manifest.type
+        if kind != "tts":
+            raise InvalidRequestError(
+                f"model {model_name!r} is a {kind} model, not text-to-speech", param="model"
+            )
+        return TTSWorkerClient(await self.worker(model_name))
 
     def infos(self) -> list[WorkerInfo]:
         return [w.info() for w in self._workers.values()]
