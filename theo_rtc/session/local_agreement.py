@@ -28,15 +28,22 @@ class LocalAgreement:
                 break
             agreed += 1
         self._previous = words
-        if agreed > len(self.confirmed):
-            # Keep what was confirmed earlier verbatim; extend with the newly agreed words.
-            self.confirmed = self.confirmed + words[len(self.confirmed) : agreed]
+        known = len(self.confirmed)
+        # Extend only when the new decode still starts with what was confirmed: if the engine revised an
+        # earlier word, showing its new tail after the old prefix would duplicate or garble text.
+        consistent = [_key(w) for w in words[:known]] == [_key(w) for w in self.confirmed]
+        if agreed > known and consistent:
+            self.confirmed = self.confirmed + words[known:agreed]
             return True
         return False
 
     @property
     def unconfirmed(self) -> list[str]:
-        return self._previous[len(self.confirmed) :]
+        """The newest decode's words after the confirmed prefix (may still change)."""
+        known = len(self.confirmed)
+        if [_key(w) for w in self._previous[:known]] != [_key(w) for w in self.confirmed]:
+            return []
+        return self._previous[known:]
 
     def reset(self) -> None:
         self._previous = []

@@ -46,6 +46,7 @@ from theo_rtc.vad import VoiceActivityDetector
 log = logging.getLogger("theo.session")
 
 MAX_BACKLOG_S = 10.0
+FINAL_FLUSH_LIMIT_S = 30.0  # how long a graceful close waits for finals already committed
 _COMMIT_TAIL = int(0.2 * STT_SAMPLE_RATE)  # audio kept after VAD's end-of-speech point in a final
 _CONTEXT_CHARS = 200  # cross-segment prompt length
 
@@ -103,6 +104,7 @@ class StreamingSession:
         self._finals_idle.set()
         self._stream_ready = asyncio.Event()
         self._muted = False
+        self._flushing = False
         self._architecture = STTArchitecture.ENCODER_DECODER
 
         self._segment_id = 0
@@ -113,6 +115,7 @@ class StreamingSession:
         self._partial_in_flight = False
         self._speech_started_at: float | None = None
         self._first_partial_sent = False
+        self._last_partial = ("", "")
         self._speech_end_at: float | None = None
         self._context = ""
 
@@ -158,11 +161,15 @@ class StreamingSession:
             await self._closed.wait()
             return
         self.state.transition(SessionState.CLOSING)
+        self._flushing = True
         with contextlib.suppress(TimeoutError):
+            # Queued audio and the utterance in progress get the CLOSING budget; finals already committed
+            # are waited for longer, so a graceful close never loses what was said.
             async with asyncio.timeout(self.state.timeouts.closing_s):
                 await self._drain_input()
                 if self._segment_start is not None:
                     self._issue_commit(forced=False)
+            async with asyncio.timeout(FINAL_FLUSH_LIMIT_S):
                 await self._finals_idle.wait()
         await self._shutdown(reason)
 
@@ -367,6 +374,7 @@ class StreamingSession:
         self._sent = start
         self._last_decode_at = start
         self._agreement.reset()
+        self._last_partial = ("", "")
         self._send(StreamChunk(np.zeros(0, np.float32), reset=True, options=self._options()))
         if announce:
             log.debug("%s: segment %d starts at %d ms", self.id, self._segment_id, _ms(start))
@@ -500,20 +508,20 @@ class StreamingSession:
                 self._finals_idle.set()
 
     async def _on_partial(self, hypothesis: StreamHypothesis) -> None:
-        words = [w.word for w in hypothesis.words] or hypothesis.text.split()
+        words = [w.word for w in hypothesis.words] or [f" {w}" for w in hypothesis.text.split()]
         if self._architecture != STTArchitecture.ENCODER_DECODER:
             self._agreement.confirmed = words  # CTC/streaming-native partials are already stable
-        elif not self._agreement.update(words):
+        else:
+            self._agreement.update(words)
+        text = "".join(self._agreement.confirmed).strip()
+        unconfirmed = "".join(self._agreement.unconfirmed).strip()
+        if not (text or unconfirmed) or (text, unconfirmed) == self._last_partial:
             return
+        self._last_partial = (text, unconfirmed)
         if not self._first_partial_sent and self._speech_started_at is not None:
             metrics.stt_ttfb_seconds.observe(time.monotonic() - self._speech_started_at)
             self._first_partial_sent = True
-        self._emit(
-            "transcript.partial",
-            segment_id=self._segment_id,
-            text="".join(self._agreement.confirmed).strip(),
-            unconfirmed="".join(self._agreement.unconfirmed).strip(),
-        )
+        self._emit("transcript.partial", segment_id=self._segment_id, text=text, unconfirmed=unconfirmed)
 
     async def _on_final(self, pending: _PendingFinal, hypothesis: StreamHypothesis) -> None:
         start_s = pending.start / STT_SAMPLE_RATE
@@ -590,7 +598,7 @@ class StreamingSession:
         while not self.closed:
             await asyncio.sleep(0.25)
             target = self.state.expired()
-            if target is None:
+            if target is None or (self._flushing and target == SessionState.CLOSED):
                 continue
             if target == SessionState.CLOSED:
                 reason = "no audio received" if self.state.state == SessionState.INIT else "closing timeout"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from dataclasses import asdict
 from typing import Any
 
@@ -34,8 +36,18 @@ async def health(request: Request) -> JSONResponse:
         "workers": [asdict(w) for w in workers.values()],
         "models_installed": [m.name for m in runtime.store.list()],
         "components": request.app.state.component_status(),
+        "sessions": len(request.app.state.sessions.sessions),
+        "process": {"asyncio_tasks": len(asyncio.all_tasks()), "rss_mb": _rss_mb()},
     }
     return JSONResponse(body, status_code=200 if not problems else 503)
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+    except OSError:  # not Linux
+        return 0.0
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
