@@ -356,7 +356,7 @@ class StreamingSession:
             self.config.partials
             and not self._partial_in_flight
             and self.ring.write_offset - self._last_decode_at >= self.config.partial_interval_ms * 16
-            # the first pass waits for ~0.5 s of speech after the pre-roll: shorter windows drop the first word
+            # first pass: ~0.5 s of speech after the pre-roll (shorter windows drop the first word)
             and self.ring.write_offset - (self._segment_start or 0) >= STT_SAMPLE_RATE * 8 // 10
         )
 

