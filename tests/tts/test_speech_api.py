@@ -152,6 +152,8 @@ def test_voice_mapping_portuguese(
     extra = {"language": language} if language else {}
     mapped = speech(client, input=text, voice=request_voice, response_format="pcm", extra_body=extra)
     assert mapped == speech(client, input=text, voice=native, response_format="pcm")
+    other = "pm_alex" if native == "pf_dora" else "pf_dora"
+    assert mapped != speech(client, input=text, voice=other, response_format="pcm")
 
 
 def test_voice_mapping_english_and_custom_voice_object(client: openai.OpenAI) -> None:
