@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from rapidfuzz import fuzz
+
 from bench.evalsets import EVAL_ROOT, load_set, wer
 from tests.conftest import THEO, RunningServer
 
@@ -62,3 +64,21 @@ def test_ps_shows_loaded_models(server: RunningServer, theo_home: Path) -> None:
     out = theo(theo_home, "ps", "--server", server.url)
     assert out.returncode == 0, out.stderr
     assert "whisper-tiny.en" in out.stdout and "ready" in out.stdout
+
+
+def test_stream_file_in_process_and_against_server(theo_home: Path, server: RunningServer) -> None:
+    digits = str(EVAL_ROOT / "vosk_digits_en" / "vosk_test.wav")
+    local = theo(theo_home, "transcribe", "--stream", "--speed", "4", digits)
+    assert local.returncode == 0, local.stderr
+    assert len(local.stdout.strip().splitlines()) == 3  # one line per final: three phrases
+    remote = theo(theo_home, "transcribe", "--stream", "--speed", "4", digits, "--server", server.url)
+    assert remote.returncode == 0, remote.stderr
+    # Same phrases; digit grouping can differ run to run (cross-segment context depends on timing).
+    assert len(remote.stdout.strip().splitlines()) == 3
+    squash = str.maketrans("", "", " .,\n")
+    assert fuzz.ratio(remote.stdout.translate(squash), local.stdout.translate(squash)) >= 85
+
+
+def test_stream_without_file_needs_a_microphone(theo_home: Path) -> None:
+    out = theo(theo_home, "transcribe", "--stream")
+    assert out.returncode == 1 and ("microphone" in out.stderr or "input device" in out.stderr)

@@ -133,7 +133,10 @@ _FORMAT_HELP = "Output format: text, json, verbose_json, srt, vtt."
 def register(app: typer.Typer) -> None:
     @app.command()
     def transcribe(
-        file: Path = typer.Argument(..., help="Audio file (wav, flac, mp3, ogg/opus, m4a, webm, ...)."),
+        file: Path = typer.Argument(
+            None,
+            help="Audio file (wav, flac, mp3, ogg/opus, m4a, webm, ...); omit with --stream for the mic.",
+        ),
         model: str = typer.Option(None, "--model", "-m", help="STT model (default: THEO_DEFAULT_STT_MODEL)."),
         language: str = typer.Option(
             None, "--language", "-l", help="Language code, e.g. en, pt. Default: detect."
@@ -147,8 +150,30 @@ def register(app: typer.Typer) -> None:
         server: str = typer.Option(
             None, "--server", help="Use a running server (e.g. http://127.0.0.1:8000)."
         ),
+        stream: bool = typer.Option(
+            False,
+            "--stream",
+            help="Live: partials and finals as the audio plays (file at real-time pace, or mic).",
+        ),
+        speed: float = typer.Option(
+            1.0, "--speed", min=0.1, max=100.0, help="With --stream: pace x real time."
+        ),
     ) -> None:
-        """Transcribe an audio file. Runs the model in-process unless --server is given."""
+        """Transcribe an audio file (batch), or live with --stream. In-process unless --server is given."""
+        if stream:
+            from theo_rtc.cli.stream import run_stream
+
+            config: dict[str, object] = {"language": language, "prompt": prompt, "itn": itn}
+            if model:
+                config["model"] = model
+            if hot_words:
+                config["hot_words"] = [w.strip() for w in hot_words.split(",") if w.strip()]
+            run_stream(
+                file, server=server, speed=speed, config={k: v for k, v in config.items() if v is not None}
+            )
+            return
+        if file is None:
+            fail("give an audio FILE (or --stream to use the microphone)")
         _run(
             file,
             task=Task.TRANSCRIBE,
