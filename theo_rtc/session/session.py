@@ -355,6 +355,8 @@ class StreamingSession:
         return (
             self.config.partials
             and not self._partial_in_flight
+            # a partial started now would still be decoding when the utterance ends and delay the final
+            and not self._vad.trailing_silence
             and self.ring.write_offset - self._last_decode_at >= self.config.partial_interval_ms * 16
             # first pass: ~0.5 s of speech after the pre-roll (shorter windows drop the first word)
             and self.ring.write_offset - (self._segment_start or 0) >= STT_SAMPLE_RATE * 8 // 10

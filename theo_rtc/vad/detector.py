@@ -111,6 +111,11 @@ class VoiceActivityDetector:
             self._silence_start = None
         return None
 
+    @property
+    def trailing_silence(self) -> bool:
+        """In speech, but the last frames were silent: the utterance may be ending."""
+        return self.speaking and self._silence_start is not None
+
     def flush(self) -> VADEvent | None:
         """End of stream: close an open speech region."""
         if self.speaking:

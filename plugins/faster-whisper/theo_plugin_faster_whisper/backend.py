@@ -149,12 +149,21 @@ class FasterWhisperBackend(STTBackend):
         if not is_final:
             kwargs["beam_size"] = 1  # partials favour speed; the final pass uses the configured beam
 
-        def run() -> tuple[list[FWSegment], Any]:
-            with self._lock:
+        def run() -> tuple[list[FWSegment], Any] | None:
+            # Finals and batch requests queue for the model; a partial only runs on an idle model. Under load
+            # partials are shed (the session shows the next one) so finals never wait behind them.
+            if not self._lock.acquire(blocking=is_final):
+                return None
+            try:
                 segments, info = self.model.transcribe(window, **kwargs)
                 return list(segments), info
+            finally:
+                self._lock.release()
 
-        segments, info = await asyncio.to_thread(run)
+        decoded = await asyncio.to_thread(run)
+        if decoded is None:
+            return StreamHypothesis(is_final=False, text="", words=(), window_seconds=seconds)
+        segments, info = decoded
         words = tuple(
             Word(w.word, float(w.start), float(w.end), float(w.probability))
             for s in segments
