@@ -62,7 +62,8 @@ class WorkerManager:
         return STTWorkerClient(await self.worker(model_name))
 
     async def tts(self, model_name: str) -> TTSWorkerClient:
-        kind = self.store.get(model_name).manifest.type
+        running = self._workers.get(model_name)  # per-request path: avoid re-reading theo.yaml
+        kind = running.kind if running is not None else self.store.get(model_name).manifest.type
         if kind != "tts":
             raise InvalidRequestError(
                 f"model {model_name!r} is a {kind} model, not text-to-speech", param="model"
