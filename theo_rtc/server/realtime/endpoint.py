@@ -25,6 +25,7 @@ from theo_rtc.server.realtime.openai_protocol import OpenAIDialect
 from theo_rtc.server.realtime.output import WebSocketOutput
 from theo_rtc.server.realtime.theo_protocol import TheoDialect
 from theo_rtc.session import StreamingSession
+from theo_rtc.session.duplex import DuplexSpeaker
 
 log = logging.getLogger("theo.realtime")
 router = APIRouter()
@@ -85,9 +86,7 @@ async def realtime(websocket: WebSocket) -> None:
     registry.sessions[session.id] = session
 
     if isinstance(dialect, TheoDialect):
-        tts_factory = getattr(websocket.app.state, "duplex_factory", None)
-        if tts_factory is not None:
-            dialect.tts = tts_factory(runtime, output)
+        dialect.tts = DuplexSpeaker(runtime, output)
     log.info("%s: %s session opened (model %s)", session.id, dialect.name, session.config.model)
     try:
         await _receive_loop(websocket, dialect, session, output, runtime.settings.max_frame_bytes)
