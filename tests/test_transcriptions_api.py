@@ -186,3 +186,12 @@ def test_hot_words_and_domain_reach_the_pipeline(http) -> None:  # type: ignore[
         )
     assert ok.status_code == 200 and "Forward" in ok.json()["text"]
     assert "postprocessing.itn" in http.get("/health").json()["components"]
+
+
+def test_openai_model_names_run_on_local_models(client: openai.OpenAI, short_utterance: bytes) -> None:
+    result = client.audio.transcriptions.create(model="whisper-1", file=("a.wav", short_utterance))
+    assert "forward" in result.text.lower()
+    utt = load_set("fleurs_ptbr")[3]
+    with utt.path.open("rb") as f:
+        translated = client.audio.translations.create(model="whisper-1", file=f)  # -> multilingual whisper-base
+    assert {"the", "and", "of", "is", "to", "in"} & set(normalize(translated.text).split())

@@ -26,6 +26,9 @@ from theo_rtc.workers.manager import WorkerManager
 
 log = logging.getLogger("theo.stt")
 
+OPENAI_STT_MODELS = frozenset({"whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"})
+MULTILINGUAL_DEFAULT = "whisper-base"  # translation needs a multilingual model; tiny.en is English-only
+
 SegmentRewriter = Callable[[list[TranscriptSegment], "TranscriptionRequest"], list[TranscriptSegment]]
 """Post-processing hook applied to final segments (ITN, entities, hot words)."""
 
@@ -127,6 +130,14 @@ class TranscriptionService:
             metrics.stt_request_duration_seconds.labels(endpoint, request.model).observe(
                 time.perf_counter() - started
             )
+
+    def resolve_model(self, name: str, task: Task = Task.TRANSCRIBE) -> str:
+        """OpenAI's model names run on the local default, so unmodified OpenAI clients just work."""
+        if name not in OPENAI_STT_MODELS or self.workers.store.is_installed(name):
+            return name
+        if task is Task.TRANSLATE and self.workers.store.is_installed(MULTILINGUAL_DEFAULT):
+            return MULTILINGUAL_DEFAULT
+        return self.settings.default_stt_model
 
     def validate(self, request: TranscriptionRequest) -> None:
         """Reject bad post-processing options before any audio is decoded or sent to a worker."""

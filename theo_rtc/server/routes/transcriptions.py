@@ -70,6 +70,7 @@ async def _handle(
             param="timestamp_granularities",
         )
     runtime = _runtime(request)
+    model = runtime.transcriptions.resolve_model(model, task)
     runtime.store.get(model)  # unknown model -> 404 before any decoding work
     runtime.transcriptions.validate(
         TranscriptionRequest(model=model, hot_words=_parse_hot_words(hot_words), postprocess=postprocess)
