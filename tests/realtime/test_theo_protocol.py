@@ -174,3 +174,19 @@ async def test_worker_killed_mid_utterance_loses_and_duplicates_nothing(server: 
     # the character sequence without spaces.
     recovered = "".join(f["text"] for f in finals).replace(" ", "")
     assert fuzz.ratio("".join(baseline.finals).replace(" ", ""), recovered) >= 85, (baseline.finals, finals)
+
+
+async def test_streaming_metrics_are_exported(server: RunningServer) -> None:
+    await stream_file(ws_url(server), LIBRIVOX / "goforward.wav", speed=4.0)
+    async with httpx.AsyncClient(base_url=server.url) as ac:
+        text = (await ac.get("/metrics")).text
+    for name in (
+        "theo_stt_ttfb_seconds_count",
+        "theo_stt_final_delay_seconds_count",
+        "theo_stt_session_duration_seconds_count",
+        'theo_stt_vad_events_total{event="speech_start"}',
+        "theo_stt_active_sessions",
+        "theo_stt_segments_force_committed_total",
+    ):
+        assert name in text, name
+    assert "theo_stt_active_sessions 0.0" in text

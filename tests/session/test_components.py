@@ -152,3 +152,28 @@ def test_vad_ignores_silence_and_noise_and_sensitivity_orders() -> None:
     assert (
         VoiceActivityDetector(Sensitivity.HIGH).threshold < VoiceActivityDetector(Sensitivity.LOW).threshold
     )
+
+
+async def test_session_rejects_non_finite_audio_and_audio_after_close(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from theo_rtc.config import TheoSettings
+    from theo_rtc.errors import InvalidRequestError
+    from theo_rtc.runtime import TheoRuntime
+    from theo_rtc.session import StreamingSession
+
+    class Sink:
+        async def send_event(self, event: dict) -> None:  # type: ignore[type-arg]
+            pass
+
+        async def send_audio(self, pcm16: bytes, sample_rate: int) -> None:
+            pass
+
+    runtime = TheoRuntime(TheoSettings(home=tmp_path))
+    session = StreamingSession(runtime, Sink())
+    for bad in (np.array([0.0, np.nan], np.float32), np.array([np.inf], np.float32)):
+        with pytest.raises(InvalidRequestError, match="NaN or infinite"):
+            session.push_audio(bad)
+    with pytest.raises(InvalidRequestError, match="even number of bytes"):
+        session.push_pcm16(b"\x00\x01\x02")
+    await session.cancel()
+    with pytest.raises(InvalidRequestError, match="closing"):
+        session.push_audio(np.zeros(320, np.float32))

@@ -105,6 +105,7 @@ class StreamingSession:
         self._stream_ready = asyncio.Event()
         self._muted = False
         self._flushing = False
+        self._started = False
         self._architecture = STTArchitecture.ENCODER_DECODER
 
         self._segment_id = 0
@@ -134,6 +135,7 @@ class StreamingSession:
         manifest = self.runtime.store.get(self.config.model).manifest
         self._architecture = STTArchitecture(manifest.architecture or STTArchitecture.ENCODER_DECODER.value)
         metrics.stt_active_sessions.inc()
+        self._started = True
         self._sender_task = asyncio.create_task(self._sender(), name=f"{self.id}-sender")
         self._emit("session.created", session_id=self.id, config=self.config.model_dump(mode="json"))
         self._tasks = [
@@ -188,8 +190,9 @@ class StreamingSession:
                 task.cancel()
         await asyncio.gather(*(t for t in self._tasks if t is not current), return_exceptions=True)
         duration = time.monotonic() - self._started_at
-        metrics.stt_active_sessions.dec()
-        metrics.stt_session_duration_seconds.observe(duration)
+        if self._started:
+            metrics.stt_active_sessions.dec()
+            metrics.stt_session_duration_seconds.observe(duration)
         self._emit(
             "session.closed", reason=reason, duration_s=round(duration, 3), segments=self.finals_emitted
         )
