@@ -51,6 +51,22 @@ class TheoSettings(BaseSettings):
     max_frame_bytes: int = 64 * 1024  # one binary WebSocket frame
     ws_send_queue: int = 2000  # events queued for a client before it is judged not to be reading
 
+    # WebRTC (POST /v1/realtime/calls). aioice never offers loopback addresses, so a browser on this same
+    # machine (and the tests) needs webrtc_ice_hosts=["127.0.0.1"]; empty = every non-loopback interface.
+    webrtc_ice_hosts: list[str] = Field(
+        default_factory=list, description="Addresses offered as ICE host candidates (default: all but lo)."
+    )
+    webrtc_ice_servers: list[str] = Field(
+        default_factory=list,
+        description="STUN/TURN URLs (stun:host:3478, turn:host:3478?transport=udp); none by default, "
+        "as an unreachable STUN server delays every call by seconds.",
+    )
+    webrtc_turn_username: str | None = None
+    webrtc_turn_password: str | None = None
+    webrtc_jitter_frames: int = Field(default=1, ge=1, le=8)  # aiortc's 4 (80 ms) is for WANs; LAN needs 1
+    webrtc_connect_timeout_s: float = 15.0  # a peer that never completes ICE/DTLS is freed after this
+    webrtc_send_buffer_ms: int = 300  # TTS audio queued ahead of real time; bounds tts.cancel latency
+
     pypi_index_url: str = "https://pypi.org/simple"
     npm_registry_url: str = "https://registry.npmjs.org"
 

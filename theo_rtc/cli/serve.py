@@ -25,6 +25,12 @@ def register(app: typer.Typer) -> None:
             envvar="THEO_DEFAULT_STT_MODEL",
             help="Default STT model.",
         ),
+        ice_host: list[str] = typer.Option(
+            [],
+            "--ice-host",
+            help="Address offered to WebRTC peers (repeatable); e.g. 127.0.0.1 for a browser on this "
+            "machine. Default: every non-loopback interface.",
+        ),
         log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     ) -> None:
         """Start the API server: OpenAI audio endpoints, /health, /metrics (and the web demo)."""
@@ -41,6 +47,8 @@ def register(app: typer.Typer) -> None:
         settings = TheoSettings(
             host=host, port=port, default_stt_model=default_stt_model, preload_models=list(preload)
         )
+        if ice_host:  # otherwise THEO_WEBRTC_ICE_HOSTS (or the default) stands
+            settings.webrtc_ice_hosts = list(ice_host)
         console.print(f"Theo RTC on http://{host}:{port}  (models: {settings.models_dir})")
         # WebSocket heartbeat (seed §7.3): ping every 10 s, drop the connection after 5 s without a pong.
         uvicorn.run(

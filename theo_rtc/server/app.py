@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from theo_rtc import __version__
 from theo_rtc.config import TheoSettings
@@ -18,6 +19,7 @@ from theo_rtc.server.limits import BodySizeLimitMiddleware
 from theo_rtc.server.realtime import endpoint as realtime_endpoint
 from theo_rtc.server.realtime.endpoint import SessionRegistry
 from theo_rtc.server.routes import health, models, speech, text, transcriptions
+from theo_rtc.server.webrtc import router as webrtc_router
 
 log = logging.getLogger("theo.server")
 
@@ -60,5 +62,8 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
     app.include_router(health.router)
     app.include_router(text.router)
     app.include_router(realtime_endpoint.router)
+    app.include_router(webrtc_router)
     app.state.sessions = SessionRegistry(settings.max_sessions)
+    if WEB_DEMO_DIR.is_dir():  # last: every API route above takes precedence over the static files
+        app.mount("/", StaticFiles(directory=WEB_DEMO_DIR, html=True), name="web_demo")
     return app

@@ -1,0 +1,140 @@
+"""Audio tracks of a WebRTC call: the paced outgoing track (TTS → browser) and the inbound pump
+(browser microphone → session)."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import time
+
+import av
+import numpy as np
+import soxr
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+
+from theo_rtc.errors import InvalidRequestError
+from theo_rtc.session import StreamingSession
+
+log = logging.getLogger("theo.webrtc")
+
+RATE = 48_000  # Opus's native rate: the encoder would resample anything else anyway
+FRAME = RATE // 50  # 20 ms, one Opus packet
+_TIME_BASE = fractions.Fraction(1, RATE)
+_LATE_S = 0.06  # behind schedule by more than this: skip ahead instead of bursting to catch up
+
+
+class PacedAudioTrack(MediaStreamTrack):
+    """Outgoing mono audio, one 20 ms frame per ``recv()`` at real time; silence when nothing is queued.
+
+    ``write`` takes PCM16 at any rate and blocks once ``buffer_ms`` of audio is queued ahead of real
+    time, so a TTS engine faster than real time is throttled instead of piling up audio (which would
+    also delay a ``tts.cancel`` by the whole backlog). ``recv`` paces against a clock anchored at the
+    first frame; if it is called late (a stalled event loop) it advances the RTP timestamps past the
+    gap rather than sending a catch-up burst, so a stall never turns into permanent added latency.
+    """
+
+    kind = "audio"
+
+    def __init__(self, buffer_ms: int = 300) -> None:
+        super().__init__()
+        self._cap = max(FRAME, RATE * buffer_ms // 1000)
+        self._pending = np.zeros(0, np.int16)
+        self._resamplers: dict[int, soxr.ResampleStream] = {}
+        self._space = asyncio.Event()
+        self._space.set()
+        self._start: float | None = None
+        self._pts = 0
+        self.frames_sent = 0
+        self.audio_frames_sent = 0  # frames that carried queued audio (not filler silence)
+        self.skipped_frames = 0
+        self.last_audio_at: float | None = None  # monotonic time the last audible frame left
+
+    @property
+    def queued_ms(self) -> int:
+        return len(self._pending) * 1000 // RATE
+
+    async def write(self, pcm16: bytes, sample_rate: int) -> None:
+        """Queue mono PCM16; returns when the queue is back under ``buffer_ms`` (or the track ended)."""
+        if self.readyState != "live" or not pcm16:
+            return
+        samples = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype="<i2")
+        if sample_rate != RATE:
+            stream = self._resamplers.get(sample_rate)
+            if stream is None:
+                stream = self._resamplers[sample_rate] = soxr.ResampleStream(
+                    sample_rate, RATE, 1, dtype="int16"
+                )
+            samples = stream.resample_chunk(samples)
+        self._pending = np.concatenate([self._pending, samples.astype(np.int16, copy=False)])
+        while len(self._pending) > self._cap and self.readyState == "live":
+            self._space.clear()
+            await self._space.wait()
+
+    def flush(self) -> None:
+        """Drop queued audio now (barge-in, ``tts.cancel``)."""
+        self._pending = np.zeros(0, np.int16)
+        self._resamplers.clear()
+        self._space.set()
+
+    def stop(self) -> None:
+        super().stop()
+        self._space.set()  # release writers blocked on a full queue
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        else:
+            self._pts += FRAME
+            wait = self._start + self._pts / RATE - now
+            if wait > 0:
+                await asyncio.sleep(wait)
+            elif -wait > _LATE_S:
+                skip = int(-wait * RATE) // FRAME * FRAME
+                self._pts += skip
+                self.skipped_frames += skip // FRAME
+        if self.readyState != "live":
+            raise MediaStreamError
+        chunk = self._pending[:FRAME]
+        self._pending = self._pending[FRAME:]
+        if len(self._pending) <= self._cap:
+            self._space.set()
+        if len(chunk):
+            self.audio_frames_sent += 1
+            self.last_audio_at = time.monotonic()
+        if len(chunk) < FRAME:
+            chunk = np.concatenate([chunk, np.zeros(FRAME - len(chunk), np.int16)])
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._pts
+        frame.time_base = _TIME_BASE
+        self.frames_sent += 1
+        return frame
+
+
+async def pump_microphone(track: MediaStreamTrack, session: StreamingSession) -> None:
+    """Decoded Opus frames (48 kHz stereo s16, decoded by PyAV inside aiortc) → mono float32 at the
+    session's rate → ``session.push_audio``. Returns when the track ends or the session stops taking audio."""
+    resampler: av.AudioResampler | None = None
+    rate = 0
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        if not isinstance(frame, av.AudioFrame):
+            continue
+        if rate != session.config.sample_rate:  # session.configure may change it mid-call
+            rate = session.config.sample_rate
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        assert resampler is not None
+        for out in resampler.resample(frame):
+            samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=True)
+            try:
+                session.push_audio(samples)
+            except InvalidRequestError:  # closing: the session no longer takes audio
+                return
