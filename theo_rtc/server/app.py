@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from theo_rtc import __version__
 from theo_rtc.config import TheoSettings
+from theo_rtc.errors import TheoError
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.server.errors import install_error_handlers
 from theo_rtc.server.limits import BodySizeLimitMiddleware
@@ -29,7 +31,7 @@ WEB_DEMO_DIR = Path(__file__).resolve().parents[2] / "web_demo"
 def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | None = None) -> FastAPI:
     settings = settings or TheoSettings()
     runtime = runtime or TheoRuntime(settings)
-    preload = settings.preload_models or [settings.default_stt_model]
+    preload = settings.preload_models or _default_preload(runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,3 +69,11 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
     if WEB_DEMO_DIR.is_dir():  # last: every API route above takes precedence over the static files
         app.mount("/", StaticFiles(directory=WEB_DEMO_DIR, html=True), name="web_demo")
     return app
+
+
+def _default_preload(runtime: TheoRuntime) -> list[str]:
+    """The default STT model and the best installed TTS model, so the first request pays no load time."""
+    models = [runtime.settings.default_stt_model]
+    with contextlib.suppress(TheoError):  # no TTS model or engine available: STT only
+        models.append(runtime.speech.resolve_model("tts-1"))
+    return models
