@@ -200,3 +200,51 @@ async def test_fifty_offers_that_never_connect_are_freed(rtc_server: RunningServ
     await client.close()
     body = await settle(rtc_server, before["process"]["asyncio_tasks"], threads)
     assert body["status"] == "ok"
+
+
+async def muted_frames(server: RunningServer) -> float:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        text = (await http.get("/metrics")).text
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("theo_stt_muted_frames_total")
+    )
+
+
+async def test_tts_audio_reaches_the_peer_with_mute_on_speak(rtc_server: RunningServer) -> None:
+    async with httpx.AsyncClient(base_url=rtc_server.url, timeout=120) as http:  # start the TTS worker
+        warm = await http.post("/v1/audio/speech", json={"model": "tts-1", "input": "hi", "voice": "alloy"})
+        assert warm.status_code == 200
+    client = WebRTCClient(rtc_server.url)
+    await client.connect()
+    muted_before = await muted_frames(rtc_server)
+    asked = time.monotonic()
+    client.send({"type": "tts.speak", "text": "Hello from Theo. This sentence travels over WebRTC."})
+    start = await client.wait_for("tts.speaking_start", 30)
+    end = await client.wait_for("tts.speaking_end", 30)
+    assert end["cancelled"] is False and end["audio_ms"] > 1500
+    first = client.received.first_audible(after=asked)
+    assert first is not None, "no audible frame arrived"
+    assert first - asked < 2.0, first - asked
+    # speaking_end waits for playback: by then (nearly) all of the synthesized audio has arrived
+    assert client.received.audible_seconds() > 0.6 * end["audio_ms"] / 1000
+    assert start["first_audio_ms"] >= 0
+    assert await muted_frames(rtc_server) > muted_before  # the microphone was muted while Theo spoke
+    await client.close()
+
+
+async def test_tts_cancel_stops_the_audio_quickly(rtc_server: RunningServer) -> None:
+    client = WebRTCClient(rtc_server.url)
+    await client.connect()
+    client.send({"type": "tts.speak", "text": "This is a long sentence that keeps going. " * 8})
+    await client.wait_for("tts.speaking_start", 30)
+    await asyncio.sleep(1.0)
+    client.send({"type": "tts.cancel"})
+    cancelled_at = time.monotonic()
+    end = await client.wait_for("tts.speaking_end", 10)
+    assert end["cancelled"] is True
+    await asyncio.sleep(1.0)
+    audible_after = [t for t, rms in client.received.frames if t > cancelled_at + 0.4 and rms > 0.01]
+    assert not audible_after, f"{len(audible_after)} audible frames arrived > 400 ms after tts.cancel"
+    await client.close()

@@ -27,6 +27,7 @@ from theo_rtc.server.webrtc.ice import host_addresses, rtc_configuration, set_ji
 from theo_rtc.server.webrtc.output import DataChannelOutput
 from theo_rtc.server.webrtc.tracks import PacedAudioTrack, pump_microphone
 from theo_rtc.session import SessionConfig, StreamingSession
+from theo_rtc.session.duplex import DuplexSpeaker
 
 log = logging.getLogger("theo.webrtc")
 
@@ -35,8 +36,6 @@ MAX_MESSAGE_CHARS = 256 * 1024
 MAX_INBOX = 256  # client messages waiting to be handled before the peer is judged to be flooding
 MAX_BUFFERED = 4 * 1024 * 1024  # bytes queued on the data channel for a peer that stopped reading
 SESSION_CLOSE_LIMIT_S = 40  # the session's own flush budget is 2 s + 30 s for committed finals
-
-TTSFactory = Callable[[TheoRuntime, Any], Any]
 
 
 class InvalidOfferError(InvalidRequestError):
@@ -53,7 +52,6 @@ class WebRTCCall:
         registry: SessionRegistry,
         config: SessionConfig,
         *,
-        tts_factory: TTSFactory | None = None,
         on_closed: Callable[[WebRTCCall], object] | None = None,
     ) -> None:
         settings = runtime.settings
@@ -67,7 +65,6 @@ class WebRTCCall:
         self.session = StreamingSession(runtime, self.output, config)
         self.id = "rtc_" + self.session.id.removeprefix("sess_")
         self.pc = RTCPeerConnection(rtc_configuration(settings))
-        self._tts_factory = tts_factory
         self._on_closed = on_closed
         self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue()
         self._connected = asyncio.Event()
@@ -94,8 +91,7 @@ class WebRTCCall:
         session can hang in the engine stream's setup, so a bad offer never starts one."""
         await self.session.start()
         self._opened = True
-        if self._tts_factory is not None:
-            self.dialect.tts = self._tts_factory(self.runtime, self.output)
+        self.dialect.tts = DuplexSpeaker(self.runtime, self.output)  # its audio goes to the paced track
 
     async def answer(self, offer_sdp: str) -> str:
         """Apply the browser's offer and return the answer SDP (with our ICE candidates in it)."""
@@ -286,8 +282,9 @@ class WebRTCCall:
                 )
             event_id = payload.get("event_id") if isinstance(payload.get("event_id"), str) else None
             keep = await self.dialect.handle(payload, self.session)
-            if payload["type"] == "tts.cancel":
-                self.track.flush()  # audio already queued on the track would otherwise still play
+            if payload["type"] in ("tts.cancel", "tts.speak"):
+                # A new utterance interrupts the one playing: drop what is queued for the old one.
+                self.track.flush()
             return keep
         except TheoError as exc:
             self.output.send_raw(

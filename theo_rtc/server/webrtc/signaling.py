@@ -123,7 +123,6 @@ async def create_call(request: Request) -> Response:
         runtime,
         registry,
         config,
-        tts_factory=getattr(request.app.state, "duplex_factory", None),
         on_closed=lambda c: calls.pop(c.id, None),
     )
     try:
