@@ -290,6 +290,12 @@ function speak(text) {
   if (!text || demo.state !== "live") return;
   ttsRequestedAt = performance.now();
   send({ type: "tts.speak", text });
+  const line = document.createElement("p");
+  line.className = "final theo-line";
+  line.textContent = text;
+  ui.finals.appendChild(line);
+  ui.placeholder.hidden = true;
+  ui.transcript.scrollTop = ui.transcript.scrollHeight;
 }
 
 ui.form.addEventListener("submit", (event) => {
@@ -387,10 +393,22 @@ function applyVoice() {
   if (model && demo.state === "live") send({ type: "session.configure", tts_model: model, tts_voice: voice || null });
 }
 
+const FAVOURITE_VOICES = { en: ["af_heart", "joe"], pt: ["pf_dora", "pm_alex"] };
+const MODEL_ORDER = ["kokoro", "piper", "espeak"]; // most natural first
+
 function selectVoiceFor(language) {
   const prefix = language === "auto" ? "en" : language;
-  const option = [...ui.voice.options].find((o) => (o.dataset.language || "").toLowerCase().startsWith(prefix));
+  const options = [...ui.voice.options];
+  const favourite = (FAVOURITE_VOICES[prefix] || [])
+    .map((id) => options.find((o) => o.value.endsWith(`::${id}`)))
+    .find(Boolean);
+  const option = favourite || options.find((o) => (o.dataset.language || "").toLowerCase().startsWith(prefix));
   if (option) ui.voice.value = option.value;
+}
+
+function modelRank(name) {
+  const rank = MODEL_ORDER.findIndex((prefix) => name.startsWith(prefix));
+  return rank < 0 ? MODEL_ORDER.length : rank;
 }
 
 async function loadModels() {
@@ -408,7 +426,8 @@ async function loadVoices() {
     const response = await fetch("/v1/audio/voices");
     const body = await response.json();
     ui.voice.innerHTML = "";
-    for (const model of body.data || []) {
+    const models = (body.data || []).slice().sort((a, b) => modelRank(a.model) - modelRank(b.model));
+    for (const model of models) {
       if (!model.voices || !model.voices.length) continue;
       const group = document.createElement("optgroup");
       group.label = `${model.model} (${model.engine})`;
