@@ -38,8 +38,8 @@ def _session(model_file: Path, config: Mapping[str, Any]) -> Any:
     threads = int(config.get("threads", 0))
     if threads > 0:
         options.intra_op_num_threads = threads
-    # Idle ORT threads busy-wait by default. Between sentences that spin steals the cores the runtime
-    # needs to forward the audio just rendered (measured: +15 ms to first audio on 2 cores).
+    # Idle ORT threads busy-wait by default; on small CPUs that spin steals the cores the runtime needs
+    # to forward the audio just rendered (and the STT worker's), as in the kokoro plugin.
     if not config.get("spin_threads", False):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(model_file), sess_options=options, providers=["CPUExecutionProvider"])
