@@ -14,6 +14,7 @@ from tests.conftest import RunningServer, start_server
 WEBRTC_ENV = {
     "THEO_WEBRTC_ICE_HOSTS": '["127.0.0.1"]',
     "THEO_WEBRTC_CONNECT_TIMEOUT_S": "3",
+    "THEO_MAX_SESSIONS": "60",
 }
 
 

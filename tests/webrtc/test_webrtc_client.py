@@ -80,15 +80,16 @@ async def test_concurrent_peers(rtc_server: RunningServer) -> None:
     before = await health(rtc_server)
     threads = server_threads(rtc_server)
     after_rounds = []
-    for _ in range(2):  # the second round must not leave more threads behind than the first
+    for _ in range(2):  # the second round must not leave more threads or memory behind than the first
         clients = await asyncio.gather(*(speak(rtc_server, u.path) for u in UTTERANCES))
         hypotheses = [" ".join(e["text"] for e in c.of("transcript.final")) for c in clients]
         assert wer([u.text for u in UTTERANCES], hypotheses) <= 0.15, hypotheses
         assert len({c.call_id for c in clients}) == len(UTTERANCES)
         await asyncio.gather(*(c.close() for c in clients))
-        await settle(rtc_server, before["process"]["asyncio_tasks"], threads)
-        after_rounds.append(server_threads(rtc_server))
-    assert after_rounds[1] <= after_rounds[0], after_rounds
+        body = await settle(rtc_server, before["process"]["asyncio_tasks"], threads)
+        after_rounds.append((server_threads(rtc_server), body["process"]["rss_mb"]))
+    assert after_rounds[1][0] <= after_rounds[0][0], after_rounds  # threads
+    assert after_rounds[1][1] - after_rounds[0][1] < 30, after_rounds  # RSS (MB): no per-call growth
 
 
 async def test_data_channel_bad_messages_and_configure(rtc_server: RunningServer) -> None:
@@ -184,7 +185,7 @@ async def test_unknown_model_and_receive_only_offer(rtc_server: RunningServer) -
 
 async def test_fifty_offers_that_never_connect_are_freed(rtc_server: RunningServer) -> None:
     """50 offers at once, none completing ICE/DTLS: all answered, then freed by the connect timeout (3 s
-    here), and a real call still works meanwhile."""
+    here); a real call still works meanwhile, and offers past max_sessions get a clear 503."""
     before = await health(rtc_server)
     threads = server_threads(rtc_server)
     client = WebRTCClient(rtc_server.url)
@@ -197,6 +198,12 @@ async def test_fifty_offers_that_never_connect_are_freed(rtc_server: RunningServ
     assert (await health(rtc_server))["sessions"] == 50
     working = await speak(rtc_server, UTTERANCES[1].path)  # other sessions are unaffected
     await working.close()
+    await settle(rtc_server, before["process"]["asyncio_tasks"], threads)
+    async with httpx.AsyncClient(base_url=rtc_server.url, timeout=60) as http:  # past max_sessions (60)
+        more = await asyncio.gather(*(http.post("/v1/realtime/calls", content=sdp) for _ in range(65)))
+    codes = sorted(r.status_code for r in more)
+    assert codes == [201] * 60 + [503] * 5, codes
+    assert {r.json()["error"]["code"] for r in more if r.status_code == 503} == {"too_many_sessions"}
     await client.close()
     body = await settle(rtc_server, before["process"]["asyncio_tasks"], threads)
     assert body["status"] == "ok"
