@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
@@ -28,6 +29,7 @@ from theo_rtc.server.webrtc.output import DataChannelOutput
 from theo_rtc.server.webrtc.tracks import PacedAudioTrack, pump_microphone
 from theo_rtc.session import SessionConfig, StreamingSession
 from theo_rtc.session.duplex import DuplexSpeaker
+from theo_rtc.session.state import Timeouts
 
 log = logging.getLogger("theo.webrtc")
 
@@ -62,7 +64,12 @@ class WebRTCCall:
         self.output = DataChannelOutput(
             self.dialect.translate, self.track, max_backlog=settings.ws_send_queue, max_buffered=MAX_BUFFERED
         )
-        self.session = StreamingSession(runtime, self.output, config)
+        # The session's INIT timeout (30 s) fires when nobody has *spoken* yet, but a WebRTC microphone
+        # sends audio all along and a silent peer is detected by ICE consent instead: an open tab where
+        # nobody has spoken yet gets the same budget as one gone quiet (SILENCE -> HOLD -> CLOSING).
+        defaults = Timeouts()
+        timeouts = replace(defaults, init_s=defaults.silence_s + defaults.hold_s)
+        self.session = StreamingSession(runtime, self.output, config, timeouts=timeouts)
         self.id = "rtc_" + self.session.id.removeprefix("sess_")
         self.pc = RTCPeerConnection(rtc_configuration(settings))
         self._on_closed = on_closed
