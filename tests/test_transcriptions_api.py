@@ -193,5 +193,7 @@ def test_openai_model_names_run_on_local_models(client: openai.OpenAI, short_utt
     assert "forward" in result.text.lower()
     utt = load_set("fleurs_ptbr")[3]
     with utt.path.open("rb") as f:
-        translated = client.audio.translations.create(model="whisper-1", file=f)  # -> multilingual whisper-base
+        translated = client.audio.translations.create(
+            model="whisper-1", file=f
+        )  # -> multilingual whisper-base
     assert {"the", "and", "of", "is", "to", "in"} & set(normalize(translated.text).split())

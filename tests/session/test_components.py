@@ -109,7 +109,11 @@ def test_state_machine_timeouts() -> None:
     ]
     idle = StateMachine(Timeouts(init_s=5), lambda a, b: None, clock=lambda: now[0])
     now[0] += 5.0
-    assert idle.expired() == SessionState.CLOSED
+    assert idle.expired() == SessionState.CLOSED  # no audio at all
+    quiet = StateMachine(Timeouts(init_s=5, silence_s=3), lambda a, b: None, clock=lambda: now[0])
+    assert quiet.transition(SessionState.SILENCE)  # audio, but nobody speaks: silence timeouts apply
+    now[0] += 3.0
+    assert quiet.expired() == SessionState.HOLD
 
 
 def test_commit_log_refuses_duplicates() -> None:

@@ -185,10 +185,17 @@ class StreamingSession:
         self._closed.set()
         self.state.transition(SessionState.CLOSED)
         current = asyncio.current_task()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
-        await asyncio.gather(*(t for t in self._tasks if t is not current), return_exceptions=True)
+        if self._outbox is not None:
+            # End the request stream first: a gRPC call that has not sent its first message yet only notices
+            # cancellation once its request iterator yields or ends.
+            self._outbox.put_nowait(None)
+        others = [t for t in self._tasks if t is not current]
+        for task in others:
+            task.cancel()
+        if others:
+            _, stuck = await asyncio.wait(others, timeout=5.0)
+            for task in stuck:
+                log.error("%s: %s did not stop within 5 s of cancellation", self.id, task.get_name())
         duration = time.monotonic() - self._started_at
         if self._started:
             metrics.stt_active_sessions.dec()
@@ -339,6 +346,8 @@ class StreamingSession:
             # The client stopped committing and VAD heard no end: commit to make room (never overwrite).
             self._force_commit()
         self.ring.write(samples)
+        if self.state.state == SessionState.INIT:
+            self.state.transition(SessionState.SILENCE)  # audio is flowing; INIT's "no audio" timeout is over
         for event in self._vad.process(samples):
             metrics.stt_vad_events_total.labels(event.kind).inc()
             if event.kind == "speech_start":

@@ -18,7 +18,8 @@ class SessionState(StrEnum):
 
 
 _ALLOWED = {
-    SessionState.INIT: {SessionState.ACTIVE, SessionState.CLOSING, SessionState.CLOSED},
+    # INIT -> SILENCE: audio arrives but nobody speaks yet (the SILENCE/HOLD timeouts then apply).
+    SessionState.INIT: {SessionState.ACTIVE, SessionState.SILENCE, SessionState.CLOSING, SessionState.CLOSED},
     SessionState.ACTIVE: {SessionState.SILENCE, SessionState.CLOSING, SessionState.CLOSED},
     SessionState.SILENCE: {SessionState.ACTIVE, SessionState.HOLD, SessionState.CLOSING, SessionState.CLOSED},
     SessionState.HOLD: {SessionState.ACTIVE, SessionState.CLOSING, SessionState.CLOSED},
