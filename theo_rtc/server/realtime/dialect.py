@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -11,6 +12,24 @@ from theo_rtc.session import SessionConfig, StreamingSession
 
 class UnknownEventError(InvalidRequestError):
     code = "unknown_event"
+
+
+def parse_event(text: str, max_chars: int) -> tuple[dict[str, Any], str | None]:
+    """A client's JSON text message as ``(event, event_id)``; raises an OpenAI-shaped error otherwise."""
+    if len(text) > max_chars:
+        raise InvalidRequestError("JSON message too large", param="message", code="message_too_large")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(
+            f"malformed JSON: {exc.msg} at position {exc.pos}", code="invalid_json"
+        ) from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        raise InvalidRequestError(
+            "each message must be a JSON object with a string 'type'", param="type", code="invalid_event"
+        )
+    event_id = payload.get("event_id")
+    return payload, event_id if isinstance(event_id, str) else None
 
 
 class Dialect(ABC):

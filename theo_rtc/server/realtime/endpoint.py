@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import MutableMapping
 from typing import Any
@@ -20,7 +19,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from theo_rtc.errors import InvalidRequestError, TheoError
 from theo_rtc.observability.memory import release_memory
 from theo_rtc.runtime import TheoRuntime
-from theo_rtc.server.realtime.dialect import Dialect
+from theo_rtc.server.realtime.dialect import Dialect, parse_event
 from theo_rtc.server.realtime.openai_protocol import OpenAIDialect
 from theo_rtc.server.realtime.output import WebSocketOutput
 from theo_rtc.server.realtime.theo_protocol import TheoDialect
@@ -154,19 +153,7 @@ async def _dispatch(
         text = message.get("text")
         if text is None:
             return True
-        if len(text) > 4 * max_frame:
-            raise InvalidRequestError("JSON message too large", param="message", code="message_too_large")
-        try:
-            payload = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidRequestError(
-                f"malformed JSON: {exc.msg} at position {exc.pos}", code="invalid_json"
-            ) from exc
-        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-            raise InvalidRequestError(
-                "each message must be a JSON object with a string 'type'", param="type", code="invalid_event"
-            )
-        event_id = payload.get("event_id") if isinstance(payload.get("event_id"), str) else None
+        payload, event_id = parse_event(text, 4 * max_frame)
         return await dialect.handle(payload, session)
     except TheoError as exc:
         output.send_raw(

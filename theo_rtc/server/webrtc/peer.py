@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from theo_rtc.errors import InvalidRequestError, TheoError
 from theo_rtc.runtime import TheoRuntime
+from theo_rtc.server.realtime.dialect import parse_event
 from theo_rtc.server.realtime.endpoint import SessionRegistry
 from theo_rtc.server.realtime.theo_protocol import TheoDialect
 from theo_rtc.server.webrtc.ice import host_addresses, rtc_configuration, set_jitter_frames
@@ -273,21 +273,7 @@ class WebRTCCall:
                     param="message",
                     code="invalid_event",
                 )
-            if len(message) > MAX_MESSAGE_CHARS:
-                raise InvalidRequestError("JSON message too large", param="message", code="message_too_large")
-            try:
-                payload = json.loads(message)
-            except json.JSONDecodeError as exc:
-                raise InvalidRequestError(
-                    f"malformed JSON: {exc.msg} at position {exc.pos}", code="invalid_json"
-                ) from exc
-            if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-                raise InvalidRequestError(
-                    "each message must be a JSON object with a string 'type'",
-                    param="type",
-                    code="invalid_event",
-                )
-            event_id = payload.get("event_id") if isinstance(payload.get("event_id"), str) else None
+            payload, event_id = parse_event(message, MAX_MESSAGE_CHARS)
             keep = await self.dialect.handle(payload, self.session)
             if payload["type"] in ("tts.cancel", "tts.speak"):
                 # A new utterance interrupts the one playing: drop what is queued for the old one.
