@@ -77,3 +77,39 @@ async def test_worker_that_cannot_load_reports_why(theo_home: Path, tmp_path: Pa
             await runtime.transcriptions.transcribe(audio, TranscriptionRequest(model="broken-whisper"))
     assert "failed to start" in err.value.message
     assert "exited with code" in err.value.message
+
+
+def test_workers_die_with_a_killed_runtime(theo_home: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio\n"
+        "from theo_rtc.runtime import TheoRuntime\n"
+        "async def main():\n"
+        "    runtime = TheoRuntime()\n"
+        "    await runtime.start(['whisper-tiny.en'])\n"
+        "    print(runtime.workers.infos()[0].pid, flush=True)\n"
+        "    await asyncio.sleep(600)\n"
+        "asyncio.run(main())\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"THEO_HOME": str(theo_home)},
+    )
+    assert parent.stdout is not None
+    worker_pid = int(parent.stdout.readline())
+    os.kill(worker_pid, 0)  # alive
+    parent.kill()  # SIGKILL: the runtime gets no chance to stop its workers
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(worker_pid, signal.SIGKILL)
+    raise AssertionError("the worker outlived its runtime")

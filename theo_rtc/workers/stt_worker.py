@@ -6,11 +6,9 @@ once the model is loaded and the server listens on 127.0.0.1.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from theo_rtc.proto import stt_worker_pb2 as pb
 from theo_rtc.proto import stt_worker_pb2_grpc as pb_grpc
 from theo_rtc.registry.manifest import ModelManifest
 from theo_rtc.workers.convert import hypothesis_to_pb, info_to_pb, options_from_pb, segment_to_pb
-from theo_rtc.workers.protocol import GRPC_OPTIONS, READY_PREFIX
+from theo_rtc.workers.protocol import serve_worker, worker_main
 
 log = logging.getLogger("theo.worker.stt")
 
@@ -97,28 +95,14 @@ async def serve(model_dir: Path, cpu_threads: int) -> None:
         config["cpu_threads"] = cpu_threads
     await backend.load(model_dir, config)
 
-    server = grpc.aio.server(options=GRPC_OPTIONS)
-    pb_grpc.add_STTWorkerServicer_to_server(STTWorkerServicer(backend, manifest), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    print(f"{READY_PREFIX} port={port}", flush=True)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.stop(grace=1.0)
-    await backend.unload()
+    await serve_worker(
+        lambda server: pb_grpc.add_STTWorkerServicer_to_server(STTWorkerServicer(backend, manifest), server),
+        backend.unload,
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Theo STT worker (started by `theo serve`)")
-    parser.add_argument("--model-dir", type=Path, required=True)
-    parser.add_argument("--cpu-threads", type=int, default=0)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(args.model_dir, args.cpu_threads))
+    worker_main("STT", serve)
 
 
 if __name__ == "__main__":

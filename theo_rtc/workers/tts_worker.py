@@ -11,11 +11,8 @@ code and param in the trailing metadata, so the runtime can answer 400 with the 
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import logging
 import os
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,12 +25,7 @@ from theo_rtc.errors import InvalidRequestError
 from theo_rtc.proto import tts_worker_pb2 as pb
 from theo_rtc.proto import tts_worker_pb2_grpc as pb_grpc
 from theo_rtc.registry.manifest import MANIFEST_FILE, ModelManifest
-from theo_rtc.workers.protocol import (
-    GRPC_OPTIONS,
-    READY_PREFIX,
-    TTS_ERROR_CODE_KEY,
-    TTS_ERROR_PARAM_KEY,
-)
+from theo_rtc.workers.protocol import TTS_ERROR_CODE_KEY, TTS_ERROR_PARAM_KEY, serve_worker, worker_main
 
 log = logging.getLogger("theo.worker.tts")
 
@@ -136,28 +128,14 @@ async def serve(model_dir: Path, cpu_threads: int) -> None:
     has_files = any(p.name != MANIFEST_FILE for p in model_dir.iterdir())  # noqa: ASYNC240 - startup
     await backend.load(model_dir if has_files else None, config)
 
-    server = grpc.aio.server(options=GRPC_OPTIONS)
-    pb_grpc.add_TTSWorkerServicer_to_server(TTSWorkerServicer(backend, manifest), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    print(f"{READY_PREFIX} port={port}", flush=True)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.stop(grace=1.0)
-    await backend.unload()
+    await serve_worker(
+        lambda server: pb_grpc.add_TTSWorkerServicer_to_server(TTSWorkerServicer(backend, manifest), server),
+        backend.unload,
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Theo TTS worker (started by `theo serve`)")
-    parser.add_argument("--model-dir", type=Path, required=True)
-    parser.add_argument("--cpu-threads", type=int, default=0)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(args.model_dir, args.cpu_threads))
+    worker_main("TTS", serve)
 
 
 if __name__ == "__main__":
