@@ -39,6 +39,9 @@ CONTENT_TYPES: dict[str, str] = {
     "pcm": "audio/pcm",  # raw signed 16-bit little-endian mono, no header
 }
 
+# Codec formats encode a chunk in slices this long, so the first bytes do not wait for a whole sentence.
+ENCODE_SLICE_SECONDS = 0.25
+
 # OpenAI documents pcm as 24 kHz; clients that play it raw cannot know any other rate.
 PCM_SAMPLE_RATE = 24_000
 
@@ -313,18 +316,24 @@ async def encode_stream(
     session on the event loop (wav/pcm are plain copies and stay inline).
     """
     encoder: AudioEncoder | None = None
-    threaded = offload and fmt in _CODECS
+    codec = fmt in _CODECS
     async for chunk in chunks:
         if encoder is None:
             encoder = create_encoder(fmt, chunk.sample_rate, output_rate=output_rate)
-        if threaded:
-            data = await asyncio.to_thread(encoder.encode, chunk.pcm16)
-        else:
-            data = encoder.encode(chunk.pcm16)
-        if data:
-            yield data
+        if not codec:
+            if data := encoder.encode(chunk.pcm16):
+                yield data
+            continue
+        # A chunk is a whole sentence: encoding it in one go would hold its first bytes back for
+        # ~15 ms (2 s of mp3). Slices go out as soon as each is encoded.
+        step = 2 * round(chunk.sample_rate * ENCODE_SLICE_SECONDS)
+        for start in range(0, len(chunk.pcm16), step):
+            piece = chunk.pcm16[start : start + step]
+            data = await asyncio.to_thread(encoder.encode, piece) if offload else encoder.encode(piece)
+            if data:
+                yield data
     if encoder is None:
         encoder = create_encoder(fmt, output_rate or PCM_SAMPLE_RATE)
-    tail = await asyncio.to_thread(encoder.finish) if threaded else encoder.finish()
+    tail = await asyncio.to_thread(encoder.finish) if offload and codec else encoder.finish()
     if tail:
         yield tail
