@@ -285,7 +285,8 @@ def test_server_keeps_serving_after_bad_input(client: openai.OpenAI, http: httpx
     for t in threads:
         t.join()
     assert statuses == [400] * 12
-    assert http.get("/health").status_code == 200
+    health = http.get("/health")
+    assert health.status_code == 200 and health.json()["components"]["tts"] == "ok (kokoro-82m)"
     assert pcm_seconds(speech(client, input=SENTENCE, response_format="pcm")) > 1.0
     metrics = http.get("/metrics").text
     assert 'theo_tts_requests_total{model="kokoro-82m",status="ok"}' in metrics

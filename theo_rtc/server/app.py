@@ -55,6 +55,7 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
     app.state.component_status = lambda: (
         {"preprocessing": "ok"}
         | {f"postprocessing.{stage}": status for stage, status in runtime.postprocessor.status().items()}
+        | {"tts": runtime.speech.status()}
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     install_error_handlers(app)

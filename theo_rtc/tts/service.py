@@ -140,6 +140,13 @@ class SpeechService:
             param="model",
         )
 
+    def status(self) -> str:
+        """For /health: which model answers ``tts-1`` (no worker is started to find out)."""
+        try:
+            return f"ok ({self.resolve_model(MODEL_ALIASES[0])})"
+        except ModelNotFoundError:
+            return "unavailable: no TTS model or engine installed"
+
     def validate(self, request: SpeechRequest) -> str:
         """Check everything that can be checked without a worker; returns the resolved model name."""
         if not request.model:
