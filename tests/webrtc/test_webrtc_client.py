@@ -88,7 +88,9 @@ async def test_concurrent_peers(rtc_server: RunningServer) -> None:
         await asyncio.gather(*(c.close() for c in clients))
         body = await settle(rtc_server, before["process"]["asyncio_tasks"], threads)
         after_rounds.append((server_threads(rtc_server), body["process"]["rss_mb"]))
-    assert after_rounds[1][0] <= after_rounds[0][0], after_rounds  # threads
+    # A thread leaked per call would add len(UTTERANCES) per round; the default executor may still grow by
+    # a thread or two on demand (its pool is bounded), which is not a leak.
+    assert after_rounds[1][0] - after_rounds[0][0] < len(UTTERANCES), after_rounds  # threads
     assert after_rounds[1][1] - after_rounds[0][1] < 30, after_rounds  # RSS (MB): no per-call growth
 
 
