@@ -3,6 +3,7 @@
 from theo_rtc.backends.discovery import (
     EngineNotInstalledError,
     available_engines,
+    find_model_file,
     load_stt_backend,
     load_tts_backend,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "VoiceInfo",
     "Word",
     "available_engines",
+    "find_model_file",
     "load_stt_backend",
     "load_tts_backend",
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.metadata import entry_points
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from theo_rtc.backends.stt import STTBackend
 from theo_rtc.backends.tts import TTSBackend
@@ -46,3 +48,15 @@ def load_tts_backend(engine: str) -> TTSBackend:
     if not issubclass(cls, TTSBackend):
         raise TypeError(f"{cls!r} registered for {engine!r} is not a TTSBackend")
     return cls()
+
+
+def find_model_file(model_dir: Path, config: Mapping[str, Any], pattern: str = "*.onnx") -> Path:
+    """The weights file a plugin should load: ``engine_config.model_file`` or the only ``pattern`` match."""
+    if config.get("model_file"):
+        return model_dir / str(config["model_file"])
+    candidates = sorted(model_dir.glob(pattern))
+    if len(candidates) != 1:
+        raise FileNotFoundError(
+            f"expected exactly one {pattern} in {model_dir} (found {len(candidates)}); set model_file"
+        )
+    return candidates[0]

@@ -80,6 +80,12 @@ class WorkerProcess:
         self._generation = 0
         self._stderr_tail: list[str] = []
 
+    def require_channel(self) -> grpc.aio.Channel:
+        """The gRPC channel to the running worker; a 503-style error while it is down."""
+        if self.channel is None:
+            raise WorkerUnavailableError(f"the {self.model.name} worker is not running")
+        return self.channel
+
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None and self._proc.returncode is None else None

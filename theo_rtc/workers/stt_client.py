@@ -49,9 +49,7 @@ class STTWorkerClient:
 
     @property
     def _stub(self) -> pb_grpc.STTWorkerStub:
-        if self.worker.channel is None:
-            raise WorkerUnavailableError(f"the {self.worker.model.name} worker is not running")
-        return pb_grpc.STTWorkerStub(self.worker.channel)
+        return pb_grpc.STTWorkerStub(self.worker.require_channel())
 
     @asynccontextmanager
     async def transcribe_file(

@@ -32,9 +32,7 @@ class TTSWorkerClient:
 
     @property
     def _stub(self) -> pb_grpc.TTSWorkerStub:
-        if self.worker.channel is None:
-            raise WorkerUnavailableError(f"the {self.worker.model.name} worker is not running")
-        return pb_grpc.TTSWorkerStub(self.worker.channel)
+        return pb_grpc.TTSWorkerStub(self.worker.require_channel())
 
     async def synthesize(
         self,

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from theo_rtc.backends.discovery import find_model_file
 from theo_rtc.backends.tts import TTSBackend
 from theo_rtc.backends.types import AudioChunk, HealthStatus, VoiceInfo
 from theo_rtc.tts.streaming import clamp_speed, float_to_pcm16, stream_pieces
@@ -125,15 +126,7 @@ class KokoroBackend(TTSBackend):
         import onnxruntime as ort
         from kokoro_onnx import Kokoro
 
-        if config.get("model_file"):
-            model_file = model_dir / str(config["model_file"])
-        else:
-            candidates = sorted(model_dir.glob("*.onnx"))
-            if len(candidates) != 1:
-                raise FileNotFoundError(
-                    f"expected exactly one *.onnx in {model_dir} (found {len(candidates)}); set model_file"
-                )
-            model_file = candidates[0]
+        model_file = find_model_file(model_dir, config)
         self._model_file = model_file.name
         tables = _read_voice_tables(model_dir, config)
 

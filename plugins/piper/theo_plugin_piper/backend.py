@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from theo_rtc.backends.discovery import find_model_file
 from theo_rtc.backends.tts import TTSBackend
 from theo_rtc.backends.types import AudioChunk, HealthStatus, VoiceInfo
 from theo_rtc.tts.streaming import clamp_speed, float_to_pcm16, stream_pieces
@@ -74,15 +75,7 @@ class PiperBackend(TTSBackend):
     def _load_sync(self, model_dir: Path, config: dict[str, Any]) -> None:
         from piper import PiperConfig, PiperVoice
 
-        if config.get("model_file"):
-            model_file = model_dir / str(config["model_file"])
-        else:
-            candidates = sorted(model_dir.glob("*.onnx"))
-            if len(candidates) != 1:
-                raise FileNotFoundError(
-                    f"expected exactly one *.onnx in {model_dir} (found {len(candidates)}); set model_file"
-                )
-            model_file = candidates[0]
+        model_file = find_model_file(model_dir, config)
         config_file = model_dir / str(config.get("config_file") or f"{model_file.name}.json")
         raw = json.loads(config_file.read_text(encoding="utf-8"))
         voice = PiperVoice(config=PiperConfig.from_dict(raw), session=_session(model_file, config))
