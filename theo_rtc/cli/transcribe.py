@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import typer
@@ -12,6 +14,27 @@ import typer
 from theo_rtc.backends.types import Task
 from theo_rtc.cli.output import console, fail, fail_on
 from theo_rtc.errors import TheoError
+
+if TYPE_CHECKING:  # the CLI imports engines lazily so `theo --help` stays instant
+    from theo_rtc.stt import ResponseFormat
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One `theo transcribe` / `theo translate` invocation, the same for in-process and --server runs."""
+
+    file: Path
+    task: Task
+    model: str  # an installed model, or an OpenAI name ("whisper-1") that resolves to the default
+    language: str | None
+    fmt: ResponseFormat
+    prompt: str | None
+    hot_words: tuple[str, ...]
+    itn: bool
+
+    @property
+    def words(self) -> bool:
+        return self.fmt.value == "verbose_json"
 
 
 def _run(
@@ -26,6 +49,7 @@ def _run(
     itn: bool,
     server: str | None,
 ) -> None:
+    from theo_rtc.postprocessing import parse_hot_words
     from theo_rtc.stt import ResponseFormat
 
     try:
@@ -34,81 +58,67 @@ def _run(
         fail(f"unknown format {fmt!r}; use one of: {', '.join(f.value for f in ResponseFormat)}")
     if not file.is_file():
         fail(f"no such file: {file}")
+    # No --model: "whisper-1" lets the runtime doing the work pick its default (multilingual to translate).
+    job = _Job(
+        file,
+        task,
+        model or "whisper-1",
+        language if task is Task.TRANSCRIBE else None,
+        response_format,
+        prompt,
+        parse_hot_words(hot_words) if task is Task.TRANSCRIBE else (),
+        itn,
+    )
     if server:
-        _remote(file, task, model, language, response_format.value, prompt, hot_words, itn, server)
+        _remote(job, server)
         return
     try:
-        output = asyncio.run(_local(file, task, model, language, response_format, prompt, hot_words, itn))
+        output = asyncio.run(_local(job))
     except TheoError as exc:
         fail_on(exc)
     console.print(output, markup=False, highlight=False, soft_wrap=True)
 
 
-async def _local(
-    file: Path,
-    task: Task,
-    model: str | None,
-    language: str | None,
-    fmt: object,
-    prompt: str | None,
-    hot_words: str | None,
-    itn: bool,
-) -> str:
+async def _local(job: _Job) -> str:
     from theo_rtc.runtime import TheoRuntime
-    from theo_rtc.stt import ResponseFormat, TranscriptionRequest, render
+    from theo_rtc.stt import TranscriptionRequest, render
 
-    assert isinstance(fmt, ResponseFormat)
     async with TheoRuntime() as runtime:
-        if task is Task.TRANSLATE and model is None:
-            model = "whisper-base"
         request = TranscriptionRequest(
-            model=model or runtime.settings.default_stt_model,
-            task=task,
-            language=language,
-            prompt=prompt,
-            word_timestamps=fmt is ResponseFormat.VERBOSE_JSON,
-            hot_words=tuple(w.strip() for w in (hot_words or "").split(",") if w.strip()),
-            postprocess={"itn": itn} | ({"language": language} if language else {}),
+            model=runtime.transcriptions.resolve_model(job.model, job.task),
+            task=job.task,
+            language=job.language,
+            prompt=job.prompt,
+            word_timestamps=job.words,
+            hot_words=job.hot_words,
+            postprocess={"itn": job.itn} | ({"language": job.language} if job.language else {}),
         )
         runtime.store.get(request.model)
-        audio = await runtime.transcriptions.load_audio(file)
+        audio = await runtime.transcriptions.load_audio(job.file)
         result = await runtime.transcriptions.transcribe(audio, request)
-        body = render(result, fmt, words=fmt is ResponseFormat.VERBOSE_JSON)
+        body = render(result, job.fmt, words=job.words)
         return json.dumps(body, ensure_ascii=False, indent=2) if isinstance(body, dict) else body.rstrip("\n")
 
 
-def _remote(
-    file: Path,
-    task: Task,
-    model: str | None,
-    language: str | None,
-    fmt: str,
-    prompt: str | None,
-    hot_words: str | None,
-    itn: bool,
-    server: str,
-) -> None:
-    endpoint = "translations" if task is Task.TRANSLATE else "transcriptions"
-    data: dict[str, str] = {
-        "model": model or ("whisper-base" if task is Task.TRANSLATE else "whisper-tiny.en"),
-        "response_format": fmt,
-    }
-    if language and task is Task.TRANSCRIBE:
-        data["language"] = language
-    if prompt:
-        data["prompt"] = prompt
-    if hot_words and task is Task.TRANSCRIBE:
-        data["hot_words"] = hot_words
-    if not itn and task is Task.TRANSCRIBE:
+def _remote(job: _Job, server: str) -> None:
+    endpoint = "translations" if job.task is Task.TRANSLATE else "transcriptions"
+    data: dict[str, str] = {"model": job.model, "response_format": job.fmt.value}
+    if job.language:
+        data["language"] = job.language
+    if job.prompt:
+        data["prompt"] = job.prompt
+    if job.hot_words:
+        data["hot_words"] = ",".join(job.hot_words)
+    if not job.itn and job.task is Task.TRANSCRIBE:
         data["itn"] = "false"
-    if fmt == "verbose_json":
+    if job.words:
         data["timestamp_granularities[]"] = "word"
     try:
-        with file.open("rb") as f:
+        with job.file.open("rb") as f:
             response = httpx.post(
                 f"{server.rstrip('/')}/v1/audio/{endpoint}",
                 data=data,
-                files={"file": (file.name, f)},
+                files={"file": (job.file.name, f)},
                 timeout=None,
             )
     except httpx.HTTPError as exc:
@@ -121,7 +131,7 @@ def _remote(
         fail(f"server answered {response.status_code}: {message}")
     text = (
         response.text
-        if not fmt.endswith("json")
+        if not job.fmt.value.endswith("json")
         else json.dumps(response.json(), ensure_ascii=False, indent=2)
     )
     console.print(text.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
@@ -167,7 +177,9 @@ def register(app: typer.Typer) -> None:
             if model:
                 config["model"] = model
             if hot_words:
-                config["hot_words"] = [w.strip() for w in hot_words.split(",") if w.strip()]
+                from theo_rtc.postprocessing import parse_hot_words
+
+                config["hot_words"] = list(parse_hot_words(hot_words))
             run_stream(
                 file, server=server, speed=speed, config={k: v for k, v in config.items() if v is not None}
             )

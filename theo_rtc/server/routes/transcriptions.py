@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 
 from theo_rtc.backends.types import Task
 from theo_rtc.errors import InvalidRequestError, TheoError, UploadTooLargeError
+from theo_rtc.postprocessing import parse_hot_words
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.stt import CONTENT_TYPES, ResponseFormat, TranscriptionRequest, render
 
@@ -31,10 +32,6 @@ def _parse_format(value: str) -> ResponseFormat:
         raise InvalidRequestError(
             f"unsupported response_format {value!r}; use one of {_FORMATS}", param="response_format"
         ) from None
-
-
-def _parse_hot_words(value: str | None) -> tuple[str, ...]:
-    return tuple(w.strip() for w in (value or "").split(",") if w.strip())
 
 
 async def _read_upload(request: Request, file: UploadFile) -> bytes:
@@ -73,7 +70,7 @@ async def _handle(
     model = runtime.transcriptions.resolve_model(model, task)
     runtime.store.get(model)  # unknown model -> 404 before any decoding work
     runtime.transcriptions.validate(
-        TranscriptionRequest(model=model, hot_words=_parse_hot_words(hot_words), postprocess=postprocess)
+        TranscriptionRequest(model=model, hot_words=parse_hot_words(hot_words), postprocess=postprocess)
     )
     data = await _read_upload(request, file)
     audio = await runtime.transcriptions.load_audio(data)
@@ -85,7 +82,7 @@ async def _handle(
         prompt=prompt or None,
         temperature=temperature,
         word_timestamps=words,
-        hot_words=_parse_hot_words(hot_words),
+        hot_words=parse_hot_words(hot_words),
         postprocess=postprocess,
     )
     if stream:
