@@ -16,8 +16,8 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from theo_rtc.config import TheoSettings
-from theo_rtc.server.webrtc.ice import host_addresses, rtc_configuration, set_jitter_frames
-from theo_rtc.server.webrtc.tracks import PacedAudioTrack
+from theo_rtc.transports.webrtc.ice import host_addresses, rtc_configuration, set_jitter_frames
+from theo_rtc.transports.webrtc.tracks import PacedAudioTrack
 
 LOOPBACK = ("127.0.0.1",)
 

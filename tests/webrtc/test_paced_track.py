@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
-from theo_rtc.server.webrtc.tracks import FRAME, RATE, PacedAudioTrack
+from theo_rtc.transports.webrtc.tracks import FRAME, RATE, PacedAudioTrack
 
 
 def tone(seconds: float, rate: int = 24_000) -> bytes:

@@ -35,6 +35,7 @@ from theo_rtc.observability import metrics
 from theo_rtc.preprocessing import StreamPreprocessor, pcm16_to_float
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.session.config import SessionConfig
+from theo_rtc.session.input_gate import InputGate
 from theo_rtc.session.local_agreement import LocalAgreement
 from theo_rtc.session.ring_buffer import RingBuffer
 from theo_rtc.session.state import SessionState, StateMachine, Timeouts
@@ -95,7 +96,9 @@ class StreamingSession:
         self._outbox: asyncio.Queue[StreamChunk | None] | None = None
         self._pending: deque[_PendingPartial | _PendingFinal] = deque()
         self._tasks: list[asyncio.Task[None]] = []
-        self._events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._events: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[None] | None] | None] = (
+            asyncio.Queue()
+        )
         self._sender_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
         self._input_idle = asyncio.Event()
@@ -103,7 +106,7 @@ class StreamingSession:
         self._finals_idle = asyncio.Event()  # no commit waiting for its final
         self._finals_idle.set()
         self._stream_ready = asyncio.Event()
-        self._muted = False
+        self.input_gate = InputGate()  # held by speakers while their audio plays (mute-on-speak)
         self._flushing = False
         self._started = False
         self._architecture = STTArchitecture.ENCODER_DECODER
@@ -231,7 +234,7 @@ class StreamingSession:
         if not np.all(np.isfinite(samples)):
             raise InvalidRequestError("audio contains NaN or infinite samples", param="audio")
         now = time.monotonic()
-        if self._muted:
+        if self.input_gate.closed:
             metrics.stt_muted_frames_total.inc()
             return
         rate = self.config.sample_rate
@@ -300,17 +303,6 @@ class StreamingSession:
         self._vad = self._new_vad()
         self._send(StreamChunk(np.zeros(0, np.float32), reset=True))
         self._emit("input_audio_buffer.cleared")
-
-    def mute(self) -> None:
-        """Mute-on-speak: drop incoming audio while the session's own TTS plays."""
-        self._muted = True
-
-    def unmute(self) -> None:
-        self._muted = False
-
-    @property
-    def muted(self) -> bool:
-        return self._muted
 
     # --- processing ---------------------------------------------------------------------------------------
 
@@ -642,14 +634,35 @@ class StreamingSession:
         if new == SessionState.HOLD:
             self._emit("session.hold")
 
-    def _emit(self, event_type: str, **fields: Any) -> None:
-        # One FIFO for every event, drained by a single sender task: events leave in the order they happened
-        # whichever code path (VAD, engine stream, timers) produced them.
-        self._events.put_nowait({"type": event_type, "session_id": self.id, **fields})
+    def emit(self, event_type: str, **fields: Any) -> None:
+        """Queue an event for the client. Everything the client hears about the call (VAD, engine
+        stream, timers, speakers, the agent) goes through this one FIFO, so events leave in the order they
+        happened."""
+        self._events.put_nowait(({"type": event_type, "session_id": self.id, **fields}, None))
+
+    _emit = emit
+
+    async def deliver(self, event_type: str, **fields: Any) -> None:
+        """:meth:`emit`, then wait until the event has been handed to the transport (so audio a speaker
+        sends next cannot overtake its own ``tts.speaking_start``). Returns at once after close."""
+        if self._sender_task is None or self._sender_task.done():
+            return
+        handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._events.put_nowait(({"type": event_type, "session_id": self.id, **fields}, handed))
+        await asyncio.wait({handed, self._sender_task}, return_when=asyncio.FIRST_COMPLETED)
+
+    async def wait_events_sent(self) -> None:
+        """After close: wait (at most 5 s) until the last event (``session.closed``) has left."""
+        if self._sender_task is not None and not self._sender_task.done():
+            await asyncio.wait({self._sender_task}, timeout=5.0)
 
     async def _sender(self) -> None:
-        while (event := await self._events.get()) is not None:
+        while (item := await self._events.get()) is not None:
+            event, handed = item
             try:
                 await self.output.send_event(event)
-            except Exception:  # the transport is gone; keep draining so shutdown never blocks
-                log.debug("%s: dropped %s, transport closed", self.id, event["type"])
+            except Exception:  # a bug in a transport's translation: say so, keep draining
+                log.warning("%s: could not send %s", self.id, event["type"], exc_info=True)
+            finally:
+                if handed is not None and not handed.done():
+                    handed.set_result(None)

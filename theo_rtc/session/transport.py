@@ -6,9 +6,8 @@ from typing import Any, Protocol
 
 
 class SessionOutput(Protocol):
-    """The session's way out: JSON-able events and (for TTS) PCM16 audio. Implementations must not block
-    for long: they queue, and apply their own back-pressure policy to clients that don't read."""
+    """The session's way out for JSON-able events (speech goes out through a call's ``AudioSink``).
+    Implementations must not block for long: they queue, and apply their own back-pressure policy to
+    clients that don't read."""
 
     async def send_event(self, event: dict[str, Any]) -> None: ...
-
-    async def send_audio(self, pcm16: bytes, sample_rate: int) -> None: ...

@@ -1,8 +1,12 @@
-"""Full duplex on one session (seed §4.11): ``tts.speak`` streams synthesized audio back on the same
-transport while the session's own input is muted (mute-on-speak), unmuted in ``finally`` whatever happens.
+"""A call's voice (seed §4.11): ``tts.speak`` text is synthesized and played through the call's
+:class:`AudioSink`, while the session's input gate is held (mute-on-speak) until the sink says the audio has
+*played*, not merely been synthesized: that is when the microphone stops hearing the bot.
 
-``tts.speaking_end`` is sent when the audio has *played*, not when synthesis finished: that is when the
-microphone stops hearing the bot."""
+One utterance at a time: a new ``tts.speak`` (or ``tts.cancel``) clears the sink and ends the one playing;
+``tts.speaking_end`` carries how much of it was actually played. A transport with one voice for several
+sessions (a LiveKit room: one published track, a session per remote track) shares one speaker and holds
+every session's gate while it speaks.
+"""
 
 from __future__ import annotations
 
@@ -11,33 +15,92 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from theo_rtc.errors import InvalidRequestError, TheoError
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.scheduler import Priority
-from theo_rtc.session.session import StreamingSession
-from theo_rtc.session.transport import SessionOutput
+from theo_rtc.session import InputGate, StreamingSession
+from theo_rtc.transports.sink import AudioSink, PlaybackResult
 from theo_rtc.tts.service import SpeechRequest
 
-log = logging.getLogger("theo.duplex")
+log = logging.getLogger("theo.speaker")
+
+__all__ = ["MAX_TEXT", "Speaker"]
 
 MAX_TEXT = 4096
-PLAYBACK_MARGIN_S = 0.15
+# A transport that stops playing (peer gone, track not pulled) must not hold the input gate for ever.
+PLAYOUT_GRACE_S = 5.0
 
 
-class DuplexSpeaker:
-    """One utterance at a time per session: a new ``tts.speak`` interrupts the one playing."""
-
-    def __init__(self, runtime: TheoRuntime, output: SessionOutput) -> None:
+class Speaker:
+    def __init__(
+        self,
+        runtime: TheoRuntime,
+        session: StreamingSession | None,
+        sink: AudioSink,
+        *,
+        gates: Callable[[], Iterable[InputGate]] | None = None,
+    ) -> None:
+        """``session``: whose events and defaults a request uses unless it names its own (a shared speaker
+        has none); ``gates``: the input gates held while speaking (default: the session's)."""
         self.runtime = runtime
-        self.output = output
-        self._task: asyncio.Task[None] | None = None
+        self.session = session
+        self.sink = sink
+        if gates is None:
+            assert session is not None, "a speaker without a session needs its gates"
+            own = session.input_gate
+            gates = lambda: (own,)  # noqa: E731
+        self._gates = gates
+        self._task: asyncio.Task[PlaybackResult | None] | None = None
 
-    async def handle(self, message: dict[str, Any], session: StreamingSession) -> None:
+    async def handle(self, message: dict[str, Any], session: StreamingSession | None = None) -> None:
+        """Apply a client's ``tts.speak`` or ``tts.cancel``; bad fields raise before anything stops.
+        ``session`` is the requester's (its config gives the defaults, its event queue the answers)."""
         if message["type"] == "tts.cancel":
-            await self._cancel()
+            await self.cancel()
             return
+        session = self._session(session)
+        request = self._request(message, session)
+        self.runtime.speech.validate(request)  # bad model/voice/format: an error event now, not mid-stream
+        request_id = str(message.get("request_id") or f"tts_{uuid.uuid4().hex[:12]}")
+        await self.speak(request, request_id, session)
+
+    async def speak(
+        self, request: SpeechRequest, request_id: str, session: StreamingSession | None = None
+    ) -> asyncio.Task[PlaybackResult | None]:
+        """Interrupt what is playing and start ``request``; the task's result says what was played."""
+        await self.cancel()
+        session = self._session(session)
+        self._task = asyncio.create_task(
+            self._speak(request, request_id, session), name=f"{session.id}-speak"
+        )
+        self._task.add_done_callback(self._on_done)
+        return self._task
+
+    async def cancel(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def aclose(self) -> None:
+        await self.cancel()
+
+    @property
+    def speaking(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def _session(self, session: StreamingSession | None) -> StreamingSession:
+        chosen = session or self.session
+        if chosen is None:
+            raise ValueError("a shared speaker needs the requesting session")
+        return chosen
+
+    def _request(self, message: dict[str, Any], session: StreamingSession) -> SpeechRequest:
+        config = session.config
         text = message.get("text")
         if not isinstance(text, str) or not text.strip():
             raise InvalidRequestError("tts.speak needs non-empty 'text'", param="text")
@@ -46,81 +109,84 @@ class DuplexSpeaker:
                 f"'text' is {len(text)} characters; the limit is {MAX_TEXT}", param="text"
             )
         speed = message.get("speed", 1.0)
-        if not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:
             raise InvalidRequestError("'speed' must be a number between 0.25 and 4.0", param="speed")
-        request = SpeechRequest(
-            model=str(message.get("model") or session.config.tts_model or "tts-1"),
+        for field in ("model", "voice", "language", "request_id"):
+            if message.get(field) is not None and not isinstance(message[field], str):
+                raise InvalidRequestError(f"'{field}' must be a string", param=field)
+        return SpeechRequest(
+            model=str(message.get("model") or config.tts_model or "tts-1"),
             input=text,
-            voice=str(message.get("voice") or session.config.tts_voice or ""),
+            voice=str(message.get("voice") or config.tts_voice or ""),
             speed=float(speed),
-            language=message.get("language") or session.config.language,
-            sample_rate=int(message.get("sample_rate") or 0),
+            language=message.get("language") or config.language,
+            sample_rate=self._sample_rate(message.get("sample_rate")),
         )
-        self.runtime.speech.validate(request)  # bad model/voice/format: an error event now, not mid-stream
-        await self._cancel()
-        request_id = str(message.get("request_id") or f"tts_{uuid.uuid4().hex[:12]}")
-        self._task = asyncio.create_task(self._speak(request, request_id, session))
 
-    async def _speak(self, request: SpeechRequest, request_id: str, session: StreamingSession) -> None:
-        session.mute()
+    @staticmethod
+    def _sample_rate(value: Any) -> int:
+        if value in (None, 0):
+            return 0  # the engine's own rate
+        if isinstance(value, bool) or not isinstance(value, int) or not 8_000 <= value <= 192_000:
+            raise InvalidRequestError(
+                "'sample_rate' must be an integer from 8000 to 192000", param="sample_rate"
+            )
+        return value
+
+    async def _speak(
+        self, request: SpeechRequest, request_id: str, session: StreamingSession
+    ) -> PlaybackResult | None:
+        sink = self.sink
+        holds = [gate.hold("tts") for gate in self._gates()]
         started = time.monotonic()
         audio_s = 0.0
-        cancelled = True
+        played: PlaybackResult | None = None
         announced = False
         try:
             stream = await self.runtime.speech.open(request, priority=Priority.REALTIME)
-            await self.output.send_event(
-                {
-                    "type": "tts.speaking_start",
-                    "session_id": session.id,
-                    "request_id": request_id,
-                    "model": stream.model,
-                    "sample_rate": stream.sample_rate,
-                    "first_audio_ms": round((time.monotonic() - started) * 1000),
-                }
+            await session.deliver(
+                "tts.speaking_start",
+                request_id=request_id,
+                model=stream.model,
+                sample_rate=stream.sample_rate,
+                first_audio_ms=round((time.monotonic() - started) * 1000),
             )
             announced = True
-            playback_started = time.monotonic()
             async for chunk in stream:
-                await self.output.send_audio(chunk.pcm16, chunk.sample_rate)
+                await sink.capture(chunk.pcm16, chunk.sample_rate)
                 audio_s += chunk.duration
-            # Synthesis runs faster than real time; the client is still playing. Stay muted until the audio
-            # has played out (plus a margin for the client's buffer), or the bot's voice would be transcribed.
-            remaining = playback_started + audio_s + PLAYBACK_MARGIN_S - time.monotonic()
-            if remaining > 0:
-                await asyncio.sleep(remaining)
-            cancelled = False
+            sink.flush()
+            try:
+                played = await asyncio.wait_for(sink.wait_for_playout(), audio_s + PLAYOUT_GRACE_S)
+            except TimeoutError:
+                log.warning(
+                    "%s: %s did not play out within its duration + %.0f s",
+                    session.id,
+                    request_id,
+                    PLAYOUT_GRACE_S,
+                )
+            return played
         except TheoError as exc:
-            await self.output.send_event(
-                {
-                    "type": "error",
-                    "session_id": session.id,
-                    "code": exc.code or "tts_error",
-                    "message": exc.message,
-                    "param": exc.param,
-                    "recoverable": True,
-                }
+            session.emit(
+                "error", code=exc.code or "tts_error", message=exc.message, param=exc.param, recoverable=True
             )
+            return None
         finally:
-            session.unmute()
+            cancelled = played is None or played.interrupted
+            if played is None and sink.speaking:  # cancelled, failed or timed out: drop what is queued
+                played = sink.clear()
+            for hold in holds:
+                hold.release()
             if announced:
-                with contextlib.suppress(Exception):
-                    await self.output.send_event(
-                        {
-                            "type": "tts.speaking_end",
-                            "session_id": session.id,
-                            "request_id": request_id,
-                            "cancelled": cancelled,
-                            "audio_ms": round(audio_s * 1000),
-                        }
-                    )
+                session.emit(
+                    "tts.speaking_end",
+                    request_id=request_id,
+                    cancelled=cancelled,
+                    audio_ms=round(audio_s * 1000),
+                    played_ms=round(played.position_s * 1000) if played else 0,
+                    playout="estimated" if sink.estimated else "observed",
+                )
 
-    async def _cancel(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def aclose(self) -> None:
-        await self._cancel()
+    def _on_done(self, task: asyncio.Task[PlaybackResult | None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("%s failed", task.get_name(), exc_info=task.exception())

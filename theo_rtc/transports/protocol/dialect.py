@@ -1,13 +1,16 @@
-"""A WebSocket dialect maps client messages onto a :class:`StreamingSession` and its events back out."""
+"""A realtime dialect maps client messages onto a :class:`StreamingSession` and its events back out."""
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from theo_rtc.errors import InvalidRequestError
 from theo_rtc.session import SessionConfig, StreamingSession
+
+if TYPE_CHECKING:
+    from theo_rtc.transports.speaker import Speaker
 
 
 class UnknownEventError(InvalidRequestError):
@@ -33,7 +36,10 @@ def parse_event(text: str, max_chars: int) -> tuple[dict[str, Any], str | None]:
 
 
 class Dialect(ABC):
+    """Wire events of one protocol ↔ the session's typed events; client messages → session calls."""
+
     name: str
+    speaker: Speaker | None = None  # set by the call when its transport can play audio
 
     @abstractmethod
     def initial_config(self, query: dict[str, str], default_model: str) -> SessionConfig: ...

@@ -15,8 +15,8 @@ import uuid
 from typing import Any
 
 from theo_rtc.errors import InvalidRequestError
-from theo_rtc.server.realtime.dialect import Dialect, UnknownEventError
 from theo_rtc.session import SessionConfig, StreamingSession
+from theo_rtc.transports.protocol.dialect import Dialect, UnknownEventError
 
 OPENAI_RATE = 24_000
 _OPENAI_MODELS = {"whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-latest"}

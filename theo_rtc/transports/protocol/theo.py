@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from theo_rtc.server.realtime.dialect import Dialect, UnknownEventError
 from theo_rtc.session import SessionConfig, StreamingSession
+from theo_rtc.transports.protocol.dialect import Dialect, UnknownEventError
 
 
 class TheoDialect(Dialect):
     name = "theo"
-
-    def __init__(self) -> None:
-        self.tts: Any = None  # set by the endpoint when full duplex is available
 
     def initial_config(self, query: dict[str, str], default_model: str) -> SessionConfig:
         fields: dict[str, Any] = {"model": query.get("model") or default_model}
@@ -39,8 +36,8 @@ class TheoDialect(Dialect):
         elif kind == "session.cancel":
             await session.cancel()
             return False
-        elif kind in ("tts.speak", "tts.cancel") and self.tts is not None:
-            await self.tts.handle(message, session)
+        elif kind in ("tts.speak", "tts.cancel") and self.speaker is not None:
+            await self.speaker.handle(message, session)
         elif kind in ("tts.speak", "tts.cancel"):
             raise UnknownEventError("text-to-speech is not available on this server", param="type")
         else:

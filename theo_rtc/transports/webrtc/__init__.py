@@ -1,5 +1,5 @@
 """WebRTC transport: a browser talks straight to Theo (``POST /v1/realtime/calls`` + ``oai-events``)."""
 
-from theo_rtc.server.webrtc.signaling import router
+from theo_rtc.transports.webrtc.signaling import router
 
 __all__ = ["router"]

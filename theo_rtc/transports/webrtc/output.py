@@ -1,4 +1,4 @@
-"""The session's way out over WebRTC: events on the ``oai-events`` data channel, audio on the paced track."""
+"""The call's events over WebRTC, on the ``oai-events`` data channel (speech goes out on the paced track)."""
 
 from __future__ import annotations
 
@@ -10,32 +10,27 @@ from typing import Any
 
 from aiortc import RTCDataChannel
 
-from theo_rtc.server.realtime.output import Translate
-from theo_rtc.server.webrtc.tracks import PacedAudioTrack
+from theo_rtc.transports.websocket.output import Translate
 
 log = logging.getLogger("theo.webrtc")
 
 
 class DataChannelOutput:
-    """Implements ``SessionOutput``. Events produced before the browser's data channel opens (e.g.
-    ``session.created``) wait in a bounded backlog and are sent in order once it opens.
+    """A :class:`~theo_rtc.transports.call.CallOutput`. Events produced before the browser's data channel
+    opens (e.g. ``session.created``) wait in a bounded backlog and are sent in order once it opens.
 
     aiortc's channel ``send`` never blocks: it queues inside SCTP. A browser that stops reading makes
     ``bufferedAmount`` grow; past ``max_buffered`` bytes the output gives up (``overflowed``), the same
     policy as the WebSocket output, so a dead reader cannot make the server hold unbounded memory.
     """
 
-    def __init__(
-        self, translate: Translate, track: PacedAudioTrack, *, max_backlog: int, max_buffered: int
-    ) -> None:
+    def __init__(self, translate: Translate, *, max_backlog: int, max_buffered: int) -> None:
         self._translate = translate
-        self.track = track
         self.channel: RTCDataChannel | None = None
         self._backlog: deque[str] = deque()
         self._max_backlog = max_backlog
         self._max_buffered = max_buffered
         self.overflowed = asyncio.Event()
-        self.finished = asyncio.Event()  # the session's last event (session.closed) has been handed over
         self.sent = 0
 
     def attach(self, channel: RTCDataChannel) -> None:
@@ -48,14 +43,9 @@ class DataChannelOutput:
     async def send_event(self, event: dict[str, Any]) -> None:
         for message in self._translate(event):
             self._put(json.dumps(message, ensure_ascii=False))
-        if event.get("type") == "session.closed":
-            self.finished.set()
 
     def send_raw(self, message: dict[str, Any]) -> None:
         self._put(json.dumps(message, ensure_ascii=False))
-
-    async def send_audio(self, pcm16: bytes, sample_rate: int) -> None:
-        await self.track.write(pcm16, sample_rate)
 
     def _put(self, text: str) -> None:
         if self.overflowed.is_set():

@@ -14,12 +14,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from theo_rtc.errors import InvalidRequestError, TheoError
+from theo_rtc.errors import InvalidRequestError
 from theo_rtc.runtime import TheoRuntime
-from theo_rtc.server.realtime.endpoint import SessionRegistry
-from theo_rtc.server.realtime.theo_protocol import TheoDialect
-from theo_rtc.server.webrtc.peer import InvalidOfferError, WebRTCCall
 from theo_rtc.session import SessionConfig
+from theo_rtc.transports.protocol import TheoDialect
+from theo_rtc.transports.registry import SessionRegistry, TooManySessionsError
+from theo_rtc.transports.webrtc.peer import InvalidOfferError, WebRTCPeer
 
 log = logging.getLogger("theo.webrtc")
 router = APIRouter(tags=["realtime"])
@@ -27,21 +27,16 @@ router = APIRouter(tags=["realtime"])
 MAX_SDP_BYTES = 64 * 1024
 
 
-class TooManySessionsError(TheoError):
-    status_code = 503
-    code = "too_many_sessions"
-
-
 class CallNotFoundError(InvalidRequestError):
     status_code = 404
     code = "call_not_found"
 
 
-def _calls(request: Request) -> dict[str, WebRTCCall]:
+def _calls(request: Request) -> dict[str, WebRTCPeer]:
     state = request.app.state
     if not hasattr(state, "webrtc_calls"):
         state.webrtc_calls = {}
-    calls: dict[str, WebRTCCall] = state.webrtc_calls
+    calls: dict[str, WebRTCPeer] = state.webrtc_calls
     return calls
 
 
@@ -119,7 +114,7 @@ async def create_call(request: Request) -> Response:
     if registry.full():
         raise TooManySessionsError(f"the server is at its limit of {registry.limit} sessions; retry later")
     calls = _calls(request)
-    call = WebRTCCall(
+    call = WebRTCPeer(
         runtime,
         registry,
         config,

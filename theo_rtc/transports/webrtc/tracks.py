@@ -1,5 +1,5 @@
-"""Audio tracks of a WebRTC call: the paced outgoing track (TTS → browser) and the inbound pump
-(browser microphone → session)."""
+"""Audio tracks of a WebRTC call: the paced outgoing track (TTS → browser) with its :class:`AudioSink`,
+and the inbound pump (browser microphone → session)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import fractions
 import logging
 import time
+from collections.abc import Callable
 
 import av
 import numpy as np
@@ -16,6 +17,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from theo_rtc.errors import InvalidRequestError
 from theo_rtc.session import StreamingSession
+from theo_rtc.transports.sink import AudioSink
 
 log = logging.getLogger("theo.webrtc")
 
@@ -50,6 +52,8 @@ class PacedAudioTrack(MediaStreamTrack):
         self.audio_frames_sent = 0  # frames that carried queued audio (not filler silence)
         self.skipped_frames = 0
         self.last_audio_at: float | None = None  # monotonic time the last audible frame left
+        self.played_samples = 0  # queued audio (not filler) that has left, at RATE
+        self.on_drained: Callable[[], object] | None = None  # called when the last queued sample has left
 
     @property
     def queued_ms(self) -> int:
@@ -71,6 +75,17 @@ class PacedAudioTrack(MediaStreamTrack):
         while len(self._pending) > self._cap and self.readyState == "live":
             self._space.clear()
             await self._space.wait()
+
+    def end_of_audio(self) -> None:
+        """Nothing more follows for now: push out what the resamplers still hold."""
+        tails = [
+            stream.resample_chunk(np.zeros(0, np.int16), last=True) for stream in self._resamplers.values()
+        ]
+        self._resamplers.clear()
+        if tails:
+            self._pending = np.concatenate([self._pending, *(t.astype(np.int16, copy=False) for t in tails)])
+        if not len(self._pending) and self.on_drained is not None:
+            self.on_drained()
 
     def flush(self) -> None:
         """Drop queued audio now (barge-in, ``tts.cancel``)."""
@@ -105,7 +120,10 @@ class PacedAudioTrack(MediaStreamTrack):
             self._space.set()
         if len(chunk):
             self.audio_frames_sent += 1
+            self.played_samples += len(chunk)
             self.last_audio_at = time.monotonic()
+            if not len(self._pending) and self.on_drained is not None:
+                self.on_drained()
         if len(chunk) < FRAME:
             chunk = np.concatenate([chunk, np.zeros(FRAME - len(chunk), np.int16)])
         frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
@@ -114,6 +132,32 @@ class PacedAudioTrack(MediaStreamTrack):
         frame.time_base = _TIME_BASE
         self.frames_sent += 1
         return frame
+
+
+class PacedTrackSink(AudioSink):
+    """The call's :class:`AudioSink` on a :class:`PacedAudioTrack`: playout is *observed*, the position is
+    the audio that has left the track (the browser's jitter buffer adds a few tens of ms after that)."""
+
+    def __init__(self, track: PacedAudioTrack) -> None:
+        super().__init__()
+        self.track = track
+        self._base = 0
+        track.on_drained = self._playout_done
+
+    async def _write(self, pcm16: bytes, sample_rate: int) -> None:
+        await self.track.write(pcm16, sample_rate)
+
+    def _on_begin(self) -> None:
+        self._base = self.track.played_samples
+
+    def _on_flush(self) -> None:
+        self.track.end_of_audio()
+
+    def _drop_queued(self) -> None:
+        self.track.flush()
+
+    def _played_s(self) -> float:
+        return (self.track.played_samples - self._base) / RATE
 
 
 async def pump_microphone(track: MediaStreamTrack, session: StreamingSession) -> None:

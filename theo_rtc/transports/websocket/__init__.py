@@ -1,8 +1,6 @@
-"""``/v1/realtime``: Theo's and OpenAI's realtime dialects over the streaming session core."""
+"""``WS /v1/realtime``: Theo's and OpenAI's realtime dialects over one :class:`~theo_rtc.transports.Call`."""
 
-from theo_rtc.server.realtime.dialect import Dialect
-from theo_rtc.server.realtime.openai_protocol import OpenAIDialect
-from theo_rtc.server.realtime.output import WebSocketOutput
-from theo_rtc.server.realtime.theo_protocol import TheoDialect
+from theo_rtc.transports.websocket.endpoint import router
+from theo_rtc.transports.websocket.output import WebSocketOutput
 
-__all__ = ["Dialect", "OpenAIDialect", "TheoDialect", "WebSocketOutput"]
+__all__ = ["WebSocketOutput", "router"]

@@ -1,9 +1,8 @@
-"""A bounded, non-blocking way out to a WebSocket client (implements ``SessionOutput``)."""
+"""A bounded, non-blocking way out to a WebSocket client (a :class:`~theo_rtc.transports.call.CallOutput`)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -24,14 +23,11 @@ class WebSocketOutput:
     slow or dead reader can never make the session (or the server) hold unbounded memory.
     """
 
-    def __init__(
-        self, websocket: WebSocket, translate: Translate, *, max_queued: int, audio_as_events: bool = False
-    ) -> None:
+    def __init__(self, websocket: WebSocket, translate: Translate, *, max_queued: int) -> None:
         self.websocket = websocket
         self._translate = translate
         self._queue: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self._max = max_queued
-        self._audio_as_events = audio_as_events
         self.overflowed = asyncio.Event()
         self._task = asyncio.create_task(self._writer())
 
@@ -40,18 +36,8 @@ class WebSocketOutput:
             self._put(json.dumps(message, ensure_ascii=False))
 
     async def send_audio(self, pcm16: bytes, sample_rate: int) -> None:
-        if self._audio_as_events:
-            self._put(
-                json.dumps(
-                    {
-                        "type": "tts.audio",
-                        "audio": base64.b64encode(pcm16).decode(),
-                        "sample_rate": sample_rate,
-                    }
-                )
-            )
-        else:
-            self._put(pcm16)
+        """Speech for the client as a binary frame (the rate was announced in ``tts.speaking_start``)."""
+        self._put(pcm16)
 
     def send_raw(self, message: dict[str, Any]) -> None:
         self._put(json.dumps(message, ensure_ascii=False))

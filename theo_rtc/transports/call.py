@@ -1,0 +1,231 @@
+"""One conversation on one transport: the seam every transport (WebSocket, WebRTC peer, LiveKit room, and
+so SIP) builds on.
+
+A :class:`Call` owns a :class:`StreamingSession`, its :class:`Speaker` (when the transport can play audio),
+a slot in the :class:`SessionRegistry`, the one path client messages take (parse → dialect → error event)
+and a bounded close. A transport only adapts I/O: it feeds audio and client messages in, and gives the call
+an output for events and an :class:`AudioSink` for speech.
+
+    reserve() → open() → run(transport tasks…) → close()      (abort() instead of open/run on a failed setup)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from theo_rtc.errors import InvalidRequestError, TheoError
+from theo_rtc.runtime import TheoRuntime
+from theo_rtc.session import SessionConfig, StreamingSession
+from theo_rtc.session.state import Timeouts
+from theo_rtc.transports.protocol.dialect import Dialect, parse_event
+from theo_rtc.transports.registry import SessionRegistry
+from theo_rtc.transports.sink import AudioSink
+from theo_rtc.transports.speaker import Speaker
+
+log = logging.getLogger("theo.call")
+
+__all__ = ["Call", "CallOutput"]
+
+CLOSE_LIMIT_S = 40  # the session's own flush budget is 2 s + 30 s for committed finals
+MAX_INBOX = 256  # client messages waiting to be handled before the peer is judged to be flooding
+
+
+class CallOutput(Protocol):
+    """A transport's way out for events: queued, bounded, never blocking for long."""
+
+    overflowed: asyncio.Event  # set once the client stopped reading and the output gave up
+
+    async def send_event(self, event: dict[str, Any]) -> None: ...
+
+    def send_raw(self, message: dict[str, Any]) -> None: ...
+
+
+class Call:
+    def __init__(
+        self,
+        runtime: TheoRuntime,
+        registry: SessionRegistry,
+        dialect: Dialect,
+        output: CallOutput,
+        config: SessionConfig,
+        *,
+        sink: AudioSink | None = None,
+        speaker: Speaker | None = None,
+        timeouts: Timeouts | None = None,
+        max_message_chars: int = 256 * 1024,
+    ) -> None:
+        self.runtime = runtime
+        self.registry = registry
+        self.dialect = dialect
+        self.output = output
+        self.sink = sink
+        self.session = StreamingSession(runtime, output, config, timeouts=timeouts)
+        self.speaker = speaker  # shared by the transport (one voice for many sessions), or made at open()
+        self._owns_speaker = speaker is None
+        self.end_reason = "disconnected"
+        self._max_message_chars = max_message_chars
+        self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue()
+        self._ended = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._reserved = False
+        self._opened = False
+
+    @property
+    def id(self) -> str:
+        return self.session.id
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+
+    def reserve(self) -> None:
+        """Take a registry slot (raises ``too_many_sessions``) and check the model exists, before any task
+        starts: a burst of calls cannot overshoot ``max_sessions`` while they are being set up."""
+        self.registry.reserve(self.session)
+        self._reserved = True
+        self.runtime.store.get(self.session.config.model)
+
+    async def open(self) -> None:
+        await self.session.start()
+        self._opened = True
+        if self.speaker is None and self.sink is not None:
+            self.speaker = Speaker(self.runtime, self.session, self.sink)
+        self.dialect.speaker = self.speaker
+
+    async def run(self, *transport: Coroutine[Any, Any, object]) -> None:
+        """Serve the call until the first of: the transport's tasks end (peer gone), the session closes, the
+        client asks to end, the output overflows (client not reading). Then stop the transport's tasks."""
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(coro) for coro in transport]
+        waits: list[asyncio.Task[Any]] = [
+            asyncio.create_task(self._ended.wait()),
+            asyncio.create_task(self.session.wait_closed()),
+            asyncio.create_task(self.output.overflowed.wait()),
+            asyncio.create_task(self._consume()),
+        ]
+        try:
+            await asyncio.wait(tasks + waits, return_when=asyncio.FIRST_COMPLETED)
+            if self.output.overflowed.is_set():
+                self.end("peer not reading")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.session.cancel(), CLOSE_LIMIT_S)
+            elif self.session.closed:
+                self.end("session closed")
+            else:
+                for task in tasks:
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        log.warning("%s: transport task failed", self.id, exc_info=task.exception())
+                self.end("disconnected")
+            if self.session.closed:
+                # The session may be shutting down inside a message handler (session.close): let it hand
+                # over session.closed before anything is cancelled.
+                await self.session.wait_events_sent()
+        finally:
+            for task in tasks + waits:
+                task.cancel()
+            await asyncio.gather(*tasks, *waits, return_exceptions=True)
+
+    def end(self, reason: str) -> None:
+        """Ask the call to end (idempotent; the first reason is kept)."""
+        if not self._ended.is_set():
+            self.end_reason = reason
+            self._ended.set()
+
+    async def close(self) -> None:
+        """Flush what was said (bounded), stop speaking, free the registry slot. Idempotent."""
+        if self._closed.is_set():
+            return
+        try:
+            if self._opened and not self.session.closed:
+                try:  # bounded: a stuck session must not keep the transport (ports, threads) alive
+                    await asyncio.wait_for(self.session.close(self.end_reason), CLOSE_LIMIT_S)
+                except TimeoutError:
+                    log.error("%s: session did not close within %d s", self.id, CLOSE_LIMIT_S)
+            if self.speaker is not None and self._owns_speaker:
+                await self.speaker.aclose()
+        finally:
+            self._release()
+
+    async def abort(self) -> None:
+        """Free everything for a call that never got going (bad offer, bad config, server full)."""
+        if self._opened and not self.session.closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.session.cancel(), CLOSE_LIMIT_S)
+        if self.speaker is not None and self._owns_speaker:
+            await self.speaker.aclose()
+        self._release()
+
+    def _release(self) -> None:
+        if self._reserved:
+            self.registry.release(self.session)
+            self._reserved = False
+        self._closed.set()
+
+    async def wait_ended(self) -> None:
+        await self._ended.wait()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    # --- client input ---------------------------------------------------------------------------------------
+
+    def push_pcm16(self, data: bytes, *, max_frame: int) -> None:
+        """A binary audio frame from the client; a bad one is answered with an ``error`` event."""
+        try:
+            if len(data) > max_frame:
+                raise InvalidRequestError(
+                    f"binary frame of {len(data)} bytes exceeds the {max_frame}-byte limit;"
+                    " send 20-40 ms frames",
+                    param="audio",
+                    code="frame_too_large",
+                )
+            self.dialect.audio(data, self.session)
+        except TheoError as exc:
+            self._send_error(exc, None)
+
+    async def dispatch(self, message: str | bytes) -> None:
+        """Handle one client message now (a transport that reads in order, like the WebSocket)."""
+        event_id: str | None = None
+        try:
+            if isinstance(message, bytes):
+                raise InvalidRequestError(
+                    "binary messages are not accepted here; audio travels on the audio track",
+                    param="message",
+                    code="invalid_event",
+                )
+            payload, event_id = parse_event(message, self._max_message_chars)
+            if not await self.dialect.handle(payload, self.session):
+                self.end("client closed the session")
+        except TheoError as exc:
+            self._send_error(exc, event_id)
+
+    def post(self, message: str | bytes) -> None:
+        """Queue a client message from a callback-driven transport (data channel, LiveKit data packet); a
+        client that floods the inbox gets an error and the call ends."""
+        if self._inbox.qsize() >= MAX_INBOX:
+            self.output.send_raw(
+                self.dialect.error("rate_limited", "too many messages waiting; the call is closed")
+            )
+            self.end("client flooded the event channel")
+            return
+        self._inbox.put_nowait(message)
+
+    async def _consume(self) -> None:
+        # The loop condition matters: asyncio.wait_for (3.11) can swallow a cancellation that lands as the
+        # awaited task finishes, as the session's close does when it ends inside a handler (session.close).
+        while not self.session.closed and not self._ended.is_set():
+            await self.dispatch(await self._inbox.get())
+
+    def _send_error(self, exc: TheoError, event_id: str | None) -> None:
+        self.output.send_raw(
+            self.dialect.error(exc.code or "invalid_request", exc.message, param=exc.param, event_id=event_id)
+        )
