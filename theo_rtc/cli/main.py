@@ -8,7 +8,7 @@ import typer
 from rich.logging import RichHandler
 
 from theo_rtc import __version__
-from theo_rtc.cli import models, normalize, serve, speak, transcribe
+from theo_rtc.cli import livekit, models, normalize, serve, speak, transcribe
 from theo_rtc.cli.output import err_console
 
 app = typer.Typer(
@@ -51,6 +51,7 @@ serve.register(app)
 transcribe.register(app)
 normalize.register(app)
 speak.register(app)
+livekit.register(app)
 
 
 def main() -> None:
