@@ -8,7 +8,7 @@ import typer
 from rich.logging import RichHandler
 
 from theo_rtc import __version__
-from theo_rtc.cli import livekit, models, normalize, serve, speak, transcribe
+from theo_rtc.cli import agent, livekit, models, normalize, serve, speak, transcribe
 from theo_rtc.cli.output import err_console
 
 app = typer.Typer(
@@ -39,11 +39,15 @@ def _root(
     ),
 ) -> None:
     # Logs go to stderr so that stdout carries only results (transcripts, tables) and can be piped.
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(name)s: %(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=False)],
-    )
+    # On a terminal, rich; redirected to a file (a service, CI), one plain unwrapped line per record.
+    handler: logging.Handler
+    if err_console.is_terminal:
+        handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    else:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler])
 
 
 models.register(app)
@@ -52,6 +56,7 @@ transcribe.register(app)
 normalize.register(app)
 speak.register(app)
 livekit.register(app)
+agent.register(app)
 
 
 def main() -> None:
