@@ -223,7 +223,8 @@ class LocalLiveKit:
         return self.process is not None and self.process.poll() is None
 
     def start(self, timeout: float = 30.0) -> LocalLiveKit:
-        if self.process is not None:
+        """Start the server (again, after :meth:`stop`: same ports, same keys) and wait until it answers."""
+        if self.running:
             raise RuntimeError("already started")
         binary = self.binary or find_livekit_server()
         if not _port_is_free(self.host, self.port):
@@ -301,6 +302,7 @@ class LocalLiveKit:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout)
             code = process.wait()
+            self.process = None
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -54,6 +54,7 @@ def session_config_from_metadata(metadata: str, base: SessionConfig) -> SessionC
         raise ValueError(f"dispatch metadata is not JSON: {exc.msg}") from exc
     if not isinstance(options, dict):
         raise ValueError("dispatch metadata must be a JSON object of session options")
+    options = {k: v for k, v in options.items() if k != "replaces"}  # a re-dispatch's marker
     options = options.get("session", options)
     if "voice" in options and "tts_voice" not in options:
         options["tts_voice"] = options.pop("voice")

@@ -19,6 +19,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType
 
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.session import SessionConfig
+from theo_rtc.transports.livekit.failover import DispatchWatcher
 from theo_rtc.transports.livekit.room import RoomOptions, TheoRoom, session_config_from_metadata
 from theo_rtc.transports.livekit.settings import LiveKitSettings
 from theo_rtc.transports.registry import SessionRegistry
@@ -134,9 +135,12 @@ async def run_agent(options: AgentOptions) -> None:
         options.livekit.url,
         ", ".join(preload),
     )
+    # self-hosted LiveKit never restarts a job whose worker died: Theo's workers watch for that
+    watcher = asyncio.create_task(DispatchWatcher(options.livekit, options.agent_name).run())
     try:
         await server.run(devmode=False)
     finally:
+        watcher.cancel()
         for room in list(host.rooms.values()):
             room.end("worker stopping")
         await server.aclose()
