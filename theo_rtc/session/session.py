@@ -292,6 +292,10 @@ class StreamingSession:
                 return False
             self._begin_segment(self._start_floor, announce=False)
         self._issue_commit(forced=False)
+        if self._vad.speaking:
+            # Committed mid-speech: the words still being said belong to the next segment (VAD will not
+            # announce a new speech start for them), as after a forced commit.
+            self._begin_segment(self._start_floor, announce=False)
         return True
 
     async def clear(self) -> None:
