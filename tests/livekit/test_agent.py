@@ -209,7 +209,7 @@ async def test_tracks_past_the_limit_are_ignored_and_said_so(
         await asyncio.gather(*(p.join(livekit_server, "room-crowd") for p in people))
         await dispatch(livekit_server, "room-crowd", agent_name="theo-small")
         watcher = people[0]
-        await watcher.until(lambda: len(watcher.of("session.created")) == 3, 60)
+        await watcher.until(lambda: len(watcher.of("session.created")) == 3, 120)
         refused = lambda: {e["track_sid"] for e in watcher.of("error") if e["code"] == "too_many_tracks"}  # noqa: E731
         await watcher.until(lambda: len(refused()) == 17, 90)
         served = {p.track_sid for p in people} - refused()
