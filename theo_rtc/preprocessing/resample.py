@@ -34,3 +34,33 @@ class Resampler:
             np.float32, copy=False
         )
         return out
+
+
+class PCM16Resampler:
+    """Outgoing speech: PCM16 chunks at whatever rate each engine makes them → int16 at ``target_rate``,
+    one stream per source rate (the filter state carries across chunks), flushed at the end of speech."""
+
+    def __init__(self, target_rate: int) -> None:
+        self.target_rate = target_rate
+        self._streams: dict[int, soxr.ResampleStream] = {}
+
+    def process(self, pcm16: bytes, sample_rate: int) -> np.ndarray:
+        samples = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype="<i2")
+        if sample_rate == self.target_rate:
+            return samples.astype(np.int16, copy=False)
+        stream = self._streams.get(sample_rate)
+        if stream is None:
+            stream = self._streams[sample_rate] = soxr.ResampleStream(
+                sample_rate, self.target_rate, 1, dtype="int16"
+            )
+        return np.asarray(stream.resample_chunk(samples), dtype=np.int16)
+
+    def flush(self) -> np.ndarray:
+        """What the filters still hold; the streams start afresh after it."""
+        empty = np.zeros(0, np.int16)
+        tails = [stream.resample_chunk(empty, last=True) for stream in self._streams.values()]
+        self._streams.clear()
+        return np.concatenate([empty, *tails]).astype(np.int16, copy=False)
+
+    def reset(self) -> None:
+        self._streams.clear()

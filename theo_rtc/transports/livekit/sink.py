@@ -10,9 +10,9 @@ import asyncio
 import contextlib
 
 import numpy as np
-import soxr
 from livekit import rtc
 
+from theo_rtc.preprocessing import PCM16Resampler
 from theo_rtc.transports.sink import AudioSink
 
 __all__ = ["RoomAudioSink"]
@@ -25,7 +25,7 @@ class RoomAudioSink(AudioSink):
     def __init__(self, source: rtc.AudioSource) -> None:
         super().__init__()
         self.source = source
-        self._resamplers: dict[int, soxr.ResampleStream] = {}
+        self._resampler = PCM16Resampler(RATE)
         self._pending = np.zeros(0, np.int16)  # less than one frame, carried to the next capture
         self._playout: asyncio.Task[None] | None = None
 
@@ -35,15 +35,8 @@ class RoomAudioSink(AudioSink):
         return cls(rtc.AudioSource(RATE, 1, queue_size_ms=queue_ms))
 
     async def _write(self, pcm16: bytes, sample_rate: int) -> None:
-        samples = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype="<i2")
-        if sample_rate != RATE:
-            stream = self._resamplers.get(sample_rate)
-            if stream is None:
-                stream = self._resamplers[sample_rate] = soxr.ResampleStream(
-                    sample_rate, RATE, 1, dtype="int16"
-                )
-            samples = stream.resample_chunk(samples)
-        await self._send(np.concatenate([self._pending, samples.astype(np.int16, copy=False)]), final=False)
+        samples = self._resampler.process(pcm16, sample_rate)
+        await self._send(np.concatenate([self._pending, samples]), final=False)
 
     async def _send(self, samples: np.ndarray, *, final: bool) -> None:
         whole = len(samples) if final else len(samples) // FRAME * FRAME
@@ -57,17 +50,14 @@ class RoomAudioSink(AudioSink):
         self._playout = asyncio.create_task(self._finish_playout())
 
     async def _finish_playout(self) -> None:
-        empty = np.zeros(0, np.int16)
-        tails = [s.resample_chunk(empty, last=True) for s in self._resamplers.values()]
-        self._resamplers.clear()
-        await self._send(np.concatenate([self._pending, *tails]).astype(np.int16), final=True)
+        await self._send(np.concatenate([self._pending, self._resampler.flush()]), final=True)
         await self.source.wait_for_playout()
         self._playout_done()
 
     def _drop_queued(self) -> None:
         self.source.clear_queue()
         self._pending = np.zeros(0, np.int16)
-        self._resamplers.clear()
+        self._resampler.reset()
         if self._playout is not None:
             self._playout.cancel()
             self._playout = None

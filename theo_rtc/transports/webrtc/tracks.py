@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 import av
 import numpy as np
-import soxr
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from theo_rtc.errors import InvalidRequestError
+from theo_rtc.preprocessing import PCM16Resampler
 from theo_rtc.session import StreamingSession
 from theo_rtc.transports.sink import AudioSink
 
@@ -43,7 +43,7 @@ class PacedAudioTrack(MediaStreamTrack):
         super().__init__()
         self._cap = max(FRAME, RATE * buffer_ms // 1000)
         self._pending = np.zeros(0, np.int16)
-        self._resamplers: dict[int, soxr.ResampleStream] = {}
+        self._resampler = PCM16Resampler(RATE)
         self._space = asyncio.Event()
         self._space.set()
         self._start: float | None = None
@@ -63,34 +63,21 @@ class PacedAudioTrack(MediaStreamTrack):
         """Queue mono PCM16; returns when the queue is back under ``buffer_ms`` (or the track ended)."""
         if self.readyState != "live" or not pcm16:
             return
-        samples = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype="<i2")
-        if sample_rate != RATE:
-            stream = self._resamplers.get(sample_rate)
-            if stream is None:
-                stream = self._resamplers[sample_rate] = soxr.ResampleStream(
-                    sample_rate, RATE, 1, dtype="int16"
-                )
-            samples = stream.resample_chunk(samples)
-        self._pending = np.concatenate([self._pending, samples.astype(np.int16, copy=False)])
+        self._pending = np.concatenate([self._pending, self._resampler.process(pcm16, sample_rate)])
         while len(self._pending) > self._cap and self.readyState == "live":
             self._space.clear()
             await self._space.wait()
 
     def end_of_audio(self) -> None:
         """Nothing more follows for now: push out what the resamplers still hold."""
-        tails = [
-            stream.resample_chunk(np.zeros(0, np.int16), last=True) for stream in self._resamplers.values()
-        ]
-        self._resamplers.clear()
-        if tails:
-            self._pending = np.concatenate([self._pending, *(t.astype(np.int16, copy=False) for t in tails)])
+        self._pending = np.concatenate([self._pending, self._resampler.flush()])
         if not len(self._pending) and self.on_drained is not None:
             self.on_drained()
 
     def flush(self) -> None:
         """Drop queued audio now (barge-in, ``tts.cancel``)."""
         self._pending = np.zeros(0, np.int16)
-        self._resamplers.clear()
+        self._resampler.reset()
         self._space.set()
 
     def stop(self) -> None:
