@@ -1,5 +1,10 @@
-// Theo RTC web demo: one WebRTC call to the server (POST /v1/realtime/calls), events on the "oai-events"
-// data channel (Theo's realtime protocol, the same JSON as WS /v1/realtime). Plain JS, no build step.
+// Theo RTC web demo, two ways to reach Theo (plain JS, no build step):
+//   WebRTC · direct: one WebRTC call to the server (POST /v1/realtime/calls), events on the "oai-events"
+//     data channel (Theo's realtime protocol, the same JSON as WS /v1/realtime).
+//   LiveKit room: POST /v1/livekit/sessions creates a room and sends `theo agent` into it; the page joins
+//     with livekit-client (served by Theo at /vendor/livekit-client.umd.js), publishes the microphone, reads
+//     transcripts from "lk.transcription" text streams and Theo's events from data packets on "theo.events",
+//     and plays Theo's audio track.
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -10,12 +15,15 @@ const ui = {
   language: $("language"), voice: $("voice"), note: $("model-note"), audio: $("theo-audio"),
   latPartial: $("lat-partial"), latFinal: $("lat-final"), latTts: $("lat-tts"), latConnect: $("lat-connect"),
   meterMic: $("meter-mic"), meterTheo: $("meter-theo"),
+  modeWebrtc: $("mode-webrtc"), modeLivekit: $("mode-livekit"), modeNote: $("mode-note"),
+  latConnectNote: $("lat-connect-note"),
 };
 
 // Everything a person sees, also readable by the end-to-end test (window.theoDemo).
 const demo = (window.theoDemo = {
   state: "idle", callId: null, sessionId: null, config: null, events: [], finals: [], partials: 0,
   errors: [], remoteMaxRms: 0, latency: { partial: [], final: [], tts: [], connect: [] },
+  mode: "webrtc", livekit: null, transcripts: [], lkPartials: 0,
 });
 
 let pc = null;
@@ -28,6 +36,9 @@ let speechEndedAt = null;
 let firstPartialSeen = false;
 let ttsRequestedAt = null;
 let sttModels = [];
+let lkRoom = null; // LiveKit mode: the livekit-client Room
+let theoJoinTimer = null;
+let callStartedAt = null;
 
 // --- helpers ------------------------------------------------------------------------------------------------
 
@@ -62,12 +73,20 @@ function toast(message, kind = "error") {
 }
 
 function send(event) {
-  if (channel && channel.readyState === "open") channel.send(JSON.stringify(event));
+  if (lkRoom) {
+    const payload = new TextEncoder().encode(JSON.stringify(event));
+    lkRoom.localParticipant.publishData(payload, { reliable: true, topic: LK_EVENTS }).catch((err) => {
+      toast(`Could not send ${event.type} to Theo: ${err.message}`);
+    });
+  } else if (channel && channel.readyState === "open") {
+    channel.send(JSON.stringify(event));
+  }
 }
 
 // --- the call ----------------------------------------------------------------------------------------------
 
 async function startCall() {
+  if (demo.mode === "livekit") return startLiveKit();
   ui.call.disabled = true;
   demo.state = "connecting";
   ui.title.textContent = "Connecting…";
@@ -147,6 +166,7 @@ function iceGatheringDone(peer, limitMs) {
 }
 
 function onChannelOpen() {
+  clearTimeout(theoJoinTimer);
   demo.state = "live";
   ui.call.disabled = false;
   ui.call.dataset.state = "live";
@@ -166,6 +186,12 @@ function failCall(message) {
 
 function endCall(message) {
   if (message) toast(message, "info");
+  clearTimeout(theoJoinTimer);
+  if (lkRoom) {
+    const room = lkRoom;
+    lkRoom = null;
+    room.disconnect().catch(() => {}); // Theo ends the session when our track goes, and leaves when alone
+  }
   if (channel && channel.readyState === "open") send({ type: "session.close" });
   const peer = pc;
   pc = null;
@@ -189,6 +215,7 @@ function endCall(message) {
   setPill(ui.mute, "off", "Mic live");
   setPill(ui.theo, "off", "Theo quiet");
   showPartial("", "");
+  setModeButtons();
 }
 
 // Closing the tab: tell the server right away instead of waiting for the transport to time out.
@@ -198,9 +225,236 @@ window.addEventListener("pagehide", () => {
 
 ui.call.addEventListener("click", () => (demo.state === "idle" ? startCall() : endCall()));
 
+// --- LiveKit room ------------------------------------------------------------------------------------------
+
+const LK_EVENTS = "theo.events";
+const LK_TRANSCRIPTION = "lk.transcription";
+const LK_CLIENT_URL = "/vendor/livekit-client.umd.js";
+const THEO_JOIN_LIMIT_MS = 20000;
+let livekitClient = null; // the loaded SDK, or a rejected promise when it is not installed
+
+function loadLiveKitClient() {
+  if (!livekitClient) {
+    livekitClient = new Promise((resolve, reject) => {
+      if (window.LivekitClient) return resolve(window.LivekitClient);
+      const script = document.createElement("script");
+      script.src = LK_CLIENT_URL;
+      script.onload = () => (window.LivekitClient ? resolve(window.LivekitClient) : reject(new Error("no LivekitClient")));
+      script.onerror = () => reject(new Error("livekit-client is not installed on this server (scripts/setup installs it with npm)"));
+      document.head.appendChild(script);
+    });
+    livekitClient.catch(() => {});
+  }
+  return livekitClient;
+}
+
+async function startLiveKit() {
+  ui.call.disabled = true;
+  demo.state = "connecting";
+  demo.sessionId = null;
+  setModeButtons();
+  ui.title.textContent = "Joining a LiveKit room…";
+  ui.sub.textContent = "Allow the microphone when your browser asks.";
+  setPill(ui.conn, "busy", "Joining");
+  callStartedAt = performance.now();
+  let LK;
+  try {
+    LK = await loadLiveKitClient();
+  } catch (err) {
+    failCall(`LiveKit mode is unavailable: ${err.message}.`);
+    return;
+  }
+  const language = ui.language.value;
+  const [ttsModel, voice] = (ui.voice.value || "").split("::");
+  const request = {};
+  if (language !== "auto") request.language = language;
+  const model = modelFor(language);
+  if (model) request.model = model;
+  if (ttsModel) request.tts_model = ttsModel;
+  if (voice) request.voice = voice;
+  const roomName = new URLSearchParams(location.search).get("room");
+  if (roomName) request.room = roomName;
+  let session;
+  try {
+    const response = await fetch("/v1/livekit/sessions", {
+      method: "POST", body: JSON.stringify(request), headers: { "Content-Type": "application/json" },
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
+    session = body;
+  } catch (err) {
+    failCall(`Could not start a LiveKit session: ${err.message}`);
+    return;
+  }
+  if (demo.state !== "connecting") return; // hung up meanwhile
+  demo.livekit = { url: session.url, room: session.room, identity: session.identity };
+  ui.modeNote.textContent = `room ${session.room} · you are ${session.identity}`;
+  LK.setLogLevel("warn"); // livekit-client logs every connection step at info
+  const room = new LK.Room({
+    adaptiveStream: false,
+    dynacast: false,
+    // the same microphone processing as the WebRTC mode (livekit-client adds voiceIsolation by default)
+    audioCaptureDefaults: {
+      echoCancellation: true, noiseSuppression: true, autoGainControl: true, voiceIsolation: false, channelCount: 1,
+    },
+    // no Opus DTX: it stops sending in what the encoder takes for silence, which clips soft word onsets
+    // and stretches pauses, and Theo's VAD and decoder want every frame
+    publishDefaults: { dtx: false },
+  });
+  lkRoom = room;
+  window.__theoRoom = room; // for the end-to-end test (getStats on Theo's track)
+  room.on(LK.RoomEvent.DataReceived, (payload, participant, kind, topic) => {
+    if (topic !== LK_EVENTS) return;
+    try {
+      onEvent(JSON.parse(new TextDecoder().decode(payload)));
+    } catch (err) {
+      console.warn("bad theo.events packet", err);
+    }
+  });
+  room.registerTextStreamHandler(LK_TRANSCRIPTION, async (reader, who) => {
+    const text = await reader.readAll();
+    onTranscription(who.identity, reader.info.attributes || {}, text);
+  });
+  room.on(LK.RoomEvent.TrackSubscribed, (track, publication, participant) => {
+    if (track.kind !== LK.Track.Kind.Audio) return;
+    track.attach(ui.audio); // Chrome only runs WebAudio on a remote stream attached to an element
+    ui.audio.play().catch(() => {});
+    const stream = new MediaStream([track.mediaStreamTrack]);
+    meters.push(meter(stream, ui.meterTheo, (rms) => {
+      demo.remoteMaxRms = Math.max(demo.remoteMaxRms, rms);
+      theoSpeaking(rms);
+    }));
+  });
+  room.on(LK.RoomEvent.ParticipantConnected, (participant) => {
+    if (participant.isAgent && demo.state === "connecting") setPill(ui.conn, "busy", "Theo joining");
+  });
+  room.on(LK.RoomEvent.ParticipantDisconnected, (participant) => {
+    if (participant.isAgent && lkRoom === room) endCall("Theo left the room.");
+  });
+  room.on(LK.RoomEvent.Disconnected, () => {
+    if (lkRoom === room) endCall("Disconnected from the LiveKit room.");
+  });
+  try {
+    await room.connect(session.url, session.token);
+    if (lkRoom !== room) return;
+    demo.livekit.joined_ms = performance.now() - callStartedAt;
+    await room.localParticipant.setMicrophoneEnabled(true);
+    demo.livekit.mic_ms = performance.now() - callStartedAt;
+    const mic = room.localParticipant.getTrackPublication(LK.Track.Source.Microphone);
+    if (mic && mic.track) {
+      micStream = new MediaStream([mic.track.mediaStreamTrack]);
+      meters.push(meter(micStream, ui.meterMic, (rms) => ui.ring.style.setProperty("--level", 1 + Math.min(rms * 4, 0.35))));
+    }
+  } catch (err) {
+    failCall(`Could not join the LiveKit room at ${session.url}: ${err.message}`);
+    return;
+  }
+  ui.call.disabled = false; // hang up is possible while Theo joins
+  ui.call.dataset.state = "live";
+  setPill(ui.conn, "busy", "Waiting for Theo");
+  ui.title.textContent = "Waiting for Theo…";
+  ui.sub.textContent = `In room ${session.room}; Theo (agent "${session.agent_name}") is on its way.`;
+  theoJoinTimer = setTimeout(() => {
+    if (demo.state === "connecting" && lkRoom === room) {
+      failCall(`Theo did not join room ${session.room} within ${THEO_JOIN_LIMIT_MS / 1000} s: is \`theo agent\` running against ${session.url}?`);
+    }
+  }, THEO_JOIN_LIMIT_MS);
+}
+
+// lk.transcription: one text stream per partial or final, sent on behalf of the participant who spoke.
+const lkLines = new Map(); // segment id -> its line in the transcript
+function onTranscription(sender, attributes, text) {
+  const segment = attributes["lk.segment_id"] || `${sender}-${lkLines.size}`;
+  const final = attributes["lk.transcription_final"] === "true";
+  let line = lkLines.get(segment);
+  if (line && line.dataset.final === "true") return; // a late partial after its final
+  demo.transcripts.push({ sender, segment, final, text, track: attributes["lk.transcribed_track_id"] || "" });
+  const mine = demo.livekit && sender === demo.livekit.identity;
+  if (!line) {
+    line = document.createElement("p");
+    line.className = "final lk-line";
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = mine ? "You" : sender;
+    const body = document.createElement("span");
+    body.className = "text";
+    line.append(who, body);
+    ui.finals.appendChild(line);
+    lkLines.set(segment, line);
+  }
+  line.querySelector(".text").textContent = text;
+  line.classList.toggle("lk-partial", !final);
+  line.dataset.final = String(final);
+  ui.placeholder.hidden = true;
+  if (!final) {
+    demo.lkPartials += 1;
+    if (mine && !firstPartialSeen && speechStartedAt != null) {
+      firstPartialSeen = true;
+      record("partial", performance.now() - speechStartedAt, ui.latPartial);
+    }
+  } else {
+    if (mine) demo.finals.push(text);
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    if (mine && speechEndedAt != null) {
+      const delay = performance.now() - speechEndedAt;
+      record("final", delay, ui.latFinal);
+      meta.textContent = `final ${Math.round(delay)} ms after you stopped · lk.transcription`;
+      speechEndedAt = null;
+    } else {
+      meta.textContent = "lk.transcription";
+    }
+    line.appendChild(meta);
+    ui.repeat.disabled = demo.state !== "live" || demo.finals.length === 0;
+  }
+  ui.transcript.scrollTop = ui.transcript.scrollHeight;
+}
+
+// --- mode: WebRTC direct or LiveKit room ---------------------------------------------------------------------
+
+function setMode(mode) {
+  if (demo.state !== "idle" || mode === demo.mode) return;
+  demo.mode = mode;
+  setModeButtons();
+  const url = new URL(location.href);
+  if (mode === "livekit") url.searchParams.set("mode", "livekit");
+  else url.searchParams.delete("mode");
+  history.replaceState(null, "", url);
+  if (mode === "livekit") {
+    ui.latConnectNote.textContent = "join to Theo listening";
+    ui.modeNote.textContent = "Theo joins the room as an agent";
+    ui.sub.textContent = "Joins a LiveKit room; your browser will ask for the microphone.";
+    loadLiveKitClient().catch((err) => {
+      ui.modeNote.textContent = "unavailable on this server";
+      ui.modeLivekit.title = `LiveKit mode is unavailable: ${err.message}`;
+      toast(`LiveKit mode is unavailable: ${err.message}.`);
+    });
+  } else {
+    ui.latConnectNote.textContent = "offer to audio flowing";
+    ui.modeNote.textContent = "";
+    ui.sub.textContent = "Your browser will ask for the microphone.";
+  }
+}
+
+function setModeButtons() {
+  const idle = demo.state === "idle";
+  for (const [button, mode] of [[ui.modeWebrtc, "webrtc"], [ui.modeLivekit, "livekit"]]) {
+    button.setAttribute("aria-selected", String(demo.mode === mode));
+    button.disabled = !idle && demo.mode !== mode;
+  }
+}
+
+ui.modeWebrtc.addEventListener("click", () => setMode("webrtc"));
+ui.modeLivekit.addEventListener("click", () => setMode("livekit"));
+
 // --- events from Theo --------------------------------------------------------------------------------------
 
 function onEvent(event) {
+  // In a LiveKit room every participant's session publishes on theo.events: errors about someone else
+  // (they name the participant) and other sessions' events are not ours.
+  if (event.participant_identity && demo.livekit && event.participant_identity !== demo.livekit.identity) return;
+  const lk = demo.mode === "livekit";
+  if (lk && demo.sessionId && event.session_id && event.session_id !== demo.sessionId) return;
   demo.events.push(event.type);
   switch (event.type) {
     case "session.created":
@@ -208,6 +462,12 @@ function onEvent(event) {
       demo.sessionId = event.session_id;
       demo.config = event.config;
       describeModel();
+      if (lk && demo.state === "connecting") {
+        demo.livekit.theo_ms = performance.now() - callStartedAt;
+        record("connect", demo.livekit.theo_ms, ui.latConnect);
+        setPill(ui.conn, "on", "Theo in the room");
+        onChannelOpen();
+      }
       break;
     case "vad.speech_start":
       speechStartedAt = performance.now();
@@ -220,6 +480,7 @@ function onEvent(event) {
       break;
     case "transcript.partial":
       demo.partials += 1;
+      if (lk) break; // shown from the lk.transcription text streams
       if (!firstPartialSeen && speechStartedAt != null) {
         firstPartialSeen = true;
         record("partial", performance.now() - speechStartedAt, ui.latPartial);
@@ -227,7 +488,7 @@ function onEvent(event) {
       showPartial(event.text, event.unconfirmed);
       break;
     case "transcript.final":
-      addFinal(event);
+      if (!lk) addFinal(event);
       break;
     case "transcript.discarded":
       showPartial("", "");
@@ -240,7 +501,7 @@ function onEvent(event) {
       break;
     case "error":
       demo.errors.push(event);
-      toast(event.message || event.code);
+      toast(`Theo: ${event.message || event.code}${event.code ? ` (${event.code})` : ""}`);
       break;
     case "session.closed":
       if (demo.state === "live") endCall(`Session ended (${event.reason}).`);
@@ -449,5 +710,6 @@ async function loadVoices() {
 
 const query = new URLSearchParams(location.search);
 if (query.get("language")) ui.language.value = query.get("language");
+if (query.get("mode") === "livekit") setMode("livekit");
 loadModels();
 loadVoices();

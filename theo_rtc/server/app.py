@@ -18,7 +18,7 @@ from theo_rtc.errors import TheoError
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.server.errors import install_error_handlers
 from theo_rtc.server.limits import BodySizeLimitMiddleware
-from theo_rtc.server.routes import health, models, speech, text, transcriptions
+from theo_rtc.server.routes import health, livekit, models, speech, text, transcriptions
 from theo_rtc.transports.registry import SessionRegistry
 from theo_rtc.transports.webrtc import router as webrtc_router
 from theo_rtc.transports.websocket import router as websocket_router
@@ -66,6 +66,7 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
     app.include_router(text.router)
     app.include_router(websocket_router)
     app.include_router(webrtc_router)
+    app.include_router(livekit.router)  # POST /v1/livekit/sessions, GET /vendor/livekit-client.umd.js
     app.state.sessions = SessionRegistry(settings.max_sessions)
     if WEB_DEMO_DIR.is_dir():  # last: every API route above takes precedence over the static files
         app.mount("/", StaticFiles(directory=WEB_DEMO_DIR, html=True), name="web_demo")

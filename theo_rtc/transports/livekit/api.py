@@ -170,6 +170,42 @@ async def list_dispatches(settings: LiveKitSettings, room: str) -> list[Dispatch
         return [_dispatch_info(d) for d in await server.agent_dispatch.list_dispatch(room)]
 
 
+JOINING_WINDOW_S = 15.0
+"""How long a new dispatch counts as "Theo is on its way" before Theo's participant is in the room."""
+
+
+async def live_dispatch(
+    settings: LiveKitSettings,
+    room: str,
+    agent_name: str = DEFAULT_AGENT_NAME,
+    *,
+    joining_window_s: float = JOINING_WINDOW_S,
+) -> DispatchInfo | None:
+    """A dispatch of ``agent_name`` in ``room`` that has its agent in the room, or was created less than
+    ``joining_window_s`` ago (the agent is on its way), so a second one would bring a second agent.
+
+    The agent's participant is recognised by its kind and its ``lk.agent_name`` attribute: the job states
+    in a dispatch are no guide (livekit-server fills them in late and keeps a job "running" after the
+    agent left the room).
+    """
+    async with _server(settings) as server:
+        dispatches = [
+            d for d in await server.agent_dispatch.list_dispatch(room) if d.agent_name == agent_name
+        ]
+        if not dispatches:
+            return None
+        participants = (
+            await server.room.list_participants(lkapi.ListParticipantsRequest(room=room))
+        ).participants
+    present = any(
+        p.kind == lkapi.ParticipantInfo.Kind.AGENT and p.attributes.get("lk.agent_name") == agent_name
+        for p in participants
+    )
+    newest = max(dispatches, key=lambda d: d.state.created_at)
+    age_s = datetime.now(UTC).timestamp() - newest.state.created_at / 1e9
+    return _dispatch_info(newest) if present or age_s < joining_window_s else None
+
+
 async def list_rooms(
     settings: LiveKitSettings, agent_name: str | None = DEFAULT_AGENT_NAME
 ) -> list[RoomSummary]:
