@@ -25,6 +25,12 @@ class SessionConfig(BaseModel):
     partials: bool = True
     hot_words: list[str] = Field(default_factory=list, max_length=200)
     prompt: str | None = None
+    cross_segment_context: bool = Field(
+        default=False,
+        description="Also prompt each utterance with the previous confident finals. Off by default: on "
+        "whisper-tiny.en and whisper-base it makes up text at utterance ends and repeats earlier mistakes "
+        "(bench/multi_utterance.py)",
+    )
     itn: bool | None = None
     domain: Literal["banking", "telecom", "generic"] | None = None
     tts_model: str | None = None
