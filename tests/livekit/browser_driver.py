@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.evalsets import load_set  # noqa: E402
 from bench.harness import start_server  # noqa: E402
-from tests.livekit.participant import AgentProcess, start_agent, wait_registered  # noqa: E402
+from bench.livekit.client import AgentProcess, start_agent, wait_registered  # noqa: E402
 from tests.webrtc.browser_driver import CHROMIUM, CHROMIUM_FLAGS, speech_wav  # noqa: E402
 from theo_rtc.transports.livekit import api as lk  # noqa: E402
 from theo_rtc.transports.livekit.devserver import LocalLiveKit, free_tcp_port, free_udp_range  # noqa: E402

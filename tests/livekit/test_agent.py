@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from bench.evalsets import load_set, wer
+from bench.livekit.client import AgentProcess, Participant, dispatch, speech_48k, start_agent
 from tests.conftest import RunningServer
-from tests.livekit.participant import AgentProcess, Participant, dispatch, speech_48k, start_agent
 from theo_rtc.transports.livekit.devserver import LocalLiveKit
 
 UTTERANCES = load_set("librivox_pocketsphinx_en")

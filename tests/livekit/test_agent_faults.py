@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.evalsets import load_set, wer
-from tests.livekit.participant import (
+from bench.livekit.client import (
     AgentProcess,
     Participant,
     dispatch,

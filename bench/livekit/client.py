@@ -1,5 +1,6 @@
-"""A real ``livekit.rtc`` participant for the agent tests: publishes speech at real time, collects Theo's
-``theo.events`` packets, ``lk.transcription`` text streams, and the audio of Theo's track."""
+"""A real ``livekit.rtc`` participant for the agent tests and bench.livekit: publishes speech at real
+time, collects Theo's ``theo.events`` packets, ``lk.transcription`` text streams, and the audio of Theo's
+track, each with its arrival time; plus ``theo agent`` started against a server (``start_agent``)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,8 @@ class Participant:
     events: list[dict[str, Any]] = field(default_factory=list)
     transcriptions: list[Transcription] = field(default_factory=list)
     theo_audio: list[tuple[float, float]] = field(default_factory=list)  # (monotonic time, frame RMS)
+    timed: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (arrival, event)
+    timed_texts: list[tuple[float, Transcription]] = field(default_factory=list)  # (stream complete, it)
     theo_pcm: list[np.ndarray] = field(default_factory=list)
     source: rtc.AudioSource | None = None
     track_sid: str = ""
@@ -132,22 +135,24 @@ class Participant:
 
     def _on_data(self, packet: rtc.DataPacket) -> None:
         if packet.topic == EVENTS:
-            self.events.append(json.loads(packet.data))
+            event = json.loads(packet.data)
+            self.events.append(event)
+            self.timed.append((time.monotonic(), event))
             self.changed.set()
 
     def _on_text(self, reader: rtc.TextStreamReader, sender: str) -> None:
         async def read() -> None:
             text = await reader.read_all()
-            attributes = reader.info.attributes
-            self.transcriptions.append(
-                Transcription(
-                    sender,
-                    attributes.get("lk.transcribed_track_id", ""),
-                    attributes.get("lk.segment_id", ""),
-                    attributes.get("lk.transcription_final") == "true",
-                    text,
-                )
+            attributes = reader.info.attributes or {}
+            item = Transcription(
+                sender,
+                attributes.get("lk.transcribed_track_id", ""),
+                attributes.get("lk.segment_id", ""),
+                attributes.get("lk.transcription_final") == "true",
+                text,
             )
+            self.transcriptions.append(item)
+            self.timed_texts.append((time.monotonic(), item))
             self.changed.set()
 
         self._tasks.append(asyncio.create_task(read()))
