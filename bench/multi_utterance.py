@@ -152,7 +152,7 @@ class _Collector:
 async def _settle(session: Any) -> None:
     """Wait until every pushed frame is processed and every committed segment has its final."""
     await session._drain_input()
-    await session._finals_idle.wait()
+    await session._stream.finals_idle.wait()
 
 
 async def run_session(

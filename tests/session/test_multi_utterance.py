@@ -28,7 +28,7 @@ from bench.multi_utterance import (
 from theo_rtc.backends.types import StreamHypothesis, Word
 from theo_rtc.config import TheoSettings
 from theo_rtc.runtime import TheoRuntime
-from theo_rtc.session.session import _confident
+from theo_rtc.session.transcript import is_confident
 
 SETS = {"librivox_pocketsphinx_en": 6, "fleurs_en": 8, "ljspeech_en": 8}
 PAUSES = (Pause(2.0, "silence"), Pause(2.0, "pink", -45.0))
@@ -81,12 +81,12 @@ def _hypothesis(
 
 def test_only_confident_finals_prompt_the_next_utterance() -> None:
     """``cross_segment_context``: what whisper-tiny.en made up in bench/multi_utterance.py is kept out."""
-    assert _confident(_hypothesis([(" He", 0.99), (" might", 0.97), (" even", 0.95), (" himself.", 0.9)]))
+    assert is_confident(_hypothesis([(" He", 0.99), (" might", 0.97), (" even", 0.95), (" himself.", 0.9)]))
     # a made-up ending: its first word is improbable, decoded from the non-speech tail
     ending = [(" was.", 1.0), (" Thank", 0.0), (" you", 0.98), (" very", 0.14), (" much.", 0.99)]
-    assert not _confident(_hypothesis(ending, no_speech=0.75, logprob=-0.5))
-    assert not _confident(_hypothesis(ending))
+    assert not is_confident(_hypothesis(ending, no_speech=0.75, logprob=-0.5))
+    assert not is_confident(_hypothesis(ending))
     # a loop compresses far beyond Whisper's 2.4
-    assert not _confident(_hypothesis([(" see you next time,", 0.9)] * 12))
-    assert not _confident(_hypothesis([(" Now.", 0.8)], no_speech=0.6))
-    assert not _confident(_hypothesis([]))
+    assert not is_confident(_hypothesis([(" see you next time,", 0.9)] * 12))
+    assert not is_confident(_hypothesis([(" Now.", 0.8)], no_speech=0.6))
+    assert not is_confident(_hypothesis([]))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from theo_rtc.errors import InvalidRequestError
 from theo_rtc.vad import Sensitivity
 
 
@@ -35,3 +36,14 @@ class SessionConfig(BaseModel):
     domain: Literal["banking", "telecom", "generic"] | None = None
     tts_model: str | None = None
     tts_voice: str | None = None
+
+    def updated(self, changes: dict[str, Any]) -> SessionConfig:
+        """This config with ``changes`` (``session.configure``) applied and validated as a whole."""
+        try:
+            return SessionConfig.model_validate(self.model_dump() | changes)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            param = ".".join(str(p) for p in first["loc"])
+            raise InvalidRequestError(
+                f"invalid session.configure: {param}: {first['msg']}", param=param
+            ) from exc
