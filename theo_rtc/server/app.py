@@ -18,6 +18,7 @@ from theo_rtc.errors import TheoError
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.server.errors import install_error_handlers
 from theo_rtc.server.limits import BodySizeLimitMiddleware
+from theo_rtc.server.request_id import RequestIdMiddleware
 from theo_rtc.server.routes import health, livekit, models, speech, text, transcriptions
 from theo_rtc.transports.registry import SessionRegistry
 from theo_rtc.transports.webrtc import router as webrtc_router
@@ -58,6 +59,7 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
         | {"tts": runtime.speech.status()}
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RequestIdMiddleware)  # outermost: refusals by the middlewares above get an id too
     install_error_handlers(app)
     app.include_router(transcriptions.router)
     app.include_router(speech.router)

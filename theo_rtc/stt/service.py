@@ -21,12 +21,12 @@ from theo_rtc.config import TheoSettings
 from theo_rtc.errors import InvalidRequestError
 from theo_rtc.observability import metrics
 from theo_rtc.preprocessing import decode_audio, preprocess
+from theo_rtc.registry.aliases import OpenAIModelKind, openai_kind
 from theo_rtc.scheduler import Priority
 from theo_rtc.workers.manager import WorkerManager
 
 log = logging.getLogger("theo.stt")
 
-OPENAI_STT_MODELS = frozenset({"whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"})
 MULTILINGUAL_DEFAULT = "whisper-base"  # translation needs a multilingual model; tiny.en is English-only
 
 SegmentRewriter = Callable[[list[TranscriptSegment], "TranscriptionRequest"], list[TranscriptSegment]]
@@ -132,8 +132,9 @@ class TranscriptionService:
             )
 
     def resolve_model(self, name: str, task: Task = Task.TRANSCRIBE) -> str:
-        """OpenAI's model names run on the local default, so unmodified OpenAI clients just work."""
-        if name not in OPENAI_STT_MODELS or self.workers.store.is_installed(name):
+        """OpenAI's transcription names (``theo_rtc.registry.aliases``) run on the local default, so
+        unmodified OpenAI clients just work."""
+        if openai_kind(name) is not OpenAIModelKind.TRANSCRIPTION or self.workers.store.is_installed(name):
             return name
         if task is Task.TRANSLATE and self.workers.store.is_installed(MULTILINGUAL_DEFAULT):
             return MULTILINGUAL_DEFAULT

@@ -20,6 +20,7 @@ from theo_rtc.backends.types import AudioChunk, VoiceInfo
 from theo_rtc.config import TheoSettings
 from theo_rtc.errors import InvalidRequestError, ModelNotFoundError, WorkerUnavailableError
 from theo_rtc.observability import metrics
+from theo_rtc.registry.aliases import OpenAIModelKind, openai_kind
 from theo_rtc.registry.manifest import ModelManifest
 from theo_rtc.registry.store import ModelStore
 from theo_rtc.scheduler import Priority
@@ -33,16 +34,15 @@ log = logging.getLogger("theo.tts")
 MAX_INPUT_CHARS = 4096
 """OpenAI's limit on ``input``; longer text must be split by the caller."""
 
-MODEL_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
-"""OpenAI model names (and dated ``gpt-4o-mini-tts-*`` snapshots) answered by the best installed model."""
-
 FALLBACK_MODELS = ("kokoro-82m", "piper-en-joe", "espeak-ng")
 """Best first: natural multilingual Kokoro, fast English Piper (optional GPL plugin), then espeak-ng,
 which is built in and needs no download, so an alias always resolves when espeak-ng is on the system."""
 
 
 def is_alias(model: str) -> bool:
-    return model in MODEL_ALIASES or model.startswith("gpt-4o-mini-tts-")
+    """An OpenAI text-to-speech name (``tts-1``, ``gpt-4o-mini-tts-2025-12-15``, ...), answered by the best
+    installed model (the table is ``theo_rtc.registry.aliases``)."""
+    return openai_kind(model) is OpenAIModelKind.SPEECH
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +143,7 @@ class SpeechService:
     def status(self) -> str:
         """For /health: which model answers ``tts-1`` (no worker is started to find out)."""
         try:
-            return f"ok ({self.resolve_model(MODEL_ALIASES[0])})"
+            return f"ok ({self.resolve_model('tts-1')})"
         except ModelNotFoundError:
             return "unavailable: no TTS model or engine installed"
 

@@ -15,11 +15,11 @@ import uuid
 from typing import Any
 
 from theo_rtc.errors import InvalidRequestError
+from theo_rtc.registry.aliases import OpenAIModelKind, openai_kind
 from theo_rtc.session import SessionConfig, StreamingSession
 from theo_rtc.transports.protocol.dialect import Dialect, UnknownEventError
 
 OPENAI_RATE = 24_000
-_OPENAI_MODELS = {"whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-latest"}
 
 
 def _event_id() -> str:
@@ -30,6 +30,7 @@ class OpenAIDialect(Dialect):
     name = "openai"
 
     def __init__(self, default_model: str, installed: set[str]) -> None:
+        """``default_model`` serves OpenAI's transcription names; ``installed`` are the local STT models."""
         self._default_model = default_model
         self._installed = installed
         self._previous_item: str | None = None
@@ -48,13 +49,20 @@ class OpenAIDialect(Dialect):
         return self._config
 
     def _model(self, name: str | None) -> str:
-        if not name or name in _OPENAI_MODELS:
+        """A transcription model name (GA or beta field) as the local model that serves it."""
+        if not name:
             return self._default_model
-        if name not in self._installed:
+        if name in self._installed:
+            return name
+        kind = openai_kind(name)  # OpenAI's names: theo_rtc.registry.aliases
+        if kind is OpenAIModelKind.TRANSCRIPTION:
+            return self._default_model
+        if kind is not None:
             raise InvalidRequestError(
-                f"model {name!r} is not installed on this server", param="session.model"
+                f"{name!r} is a {kind.value} model, not a transcription model (use gpt-4o-transcribe)",
+                param="session.model",
             )
-        return name
+        raise InvalidRequestError(f"model {name!r} is not installed on this server", param="session.model")
 
     def _changes(self, session_obj: dict[str, Any]) -> dict[str, Any]:
         changes: dict[str, Any] = {}

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from theo_rtc.errors import InvalidRequestError
+from theo_rtc.registry.aliases import resolve_stt_alias
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.session import SessionConfig
 from theo_rtc.transports.protocol import TheoDialect
@@ -85,7 +86,11 @@ def _json_object(text: str, param: str) -> dict[str, Any]:
 
 
 def _config(runtime: TheoRuntime, query: dict[str, str], session: dict[str, Any]) -> SessionConfig:
-    config = TheoDialect().initial_config(query, query.get("model") or runtime.settings.default_stt_model)
+    default = runtime.settings.default_stt_model
+    model = resolve_stt_alias(  # OpenAI's transcription names in ?model= as on the WebSocket
+        query.get("model") or default, is_installed=runtime.store.is_installed, default=default
+    )
+    config = TheoDialect().initial_config(query | {"model": model}, model)
     # OpenAI clients send their own session shape (type, audio, ...): apply the fields Theo knows.
     known = {k: v for k, v in session.items() if k in SessionConfig.model_fields}
     try:

@@ -1,7 +1,8 @@
 """``WS /v1/realtime``: one endpoint, two dialects over the same :class:`Call`.
 
-``?intent=transcription`` selects the OpenAI Realtime transcription dialect; anything else speaks Theo's
-protocol (binary PCM16 + JSON events, and ``tts.speak`` audio back as binary frames).
+``?intent=transcription`` or an OpenAI model name in ``?model=`` selects the OpenAI Realtime transcription
+dialect; anything else speaks Theo's protocol (binary PCM16 + JSON events, and ``tts.speak`` audio back as
+binary frames). What can never work is refused before the upgrade (:mod:`.admission`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from starlette.websockets import WebSocketState
 from theo_rtc.errors import TheoError
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.transports.call import Call
-from theo_rtc.transports.protocol import Dialect, OpenAIDialect, TheoDialect
+from theo_rtc.transports.protocol import TheoDialect
 from theo_rtc.transports.registry import SessionRegistry, TooManySessionsError
 from theo_rtc.transports.sink import WebSocketAudioSink
+from theo_rtc.transports.websocket.admission import admit, refuse
 from theo_rtc.transports.websocket.output import WebSocketOutput
 
 log = logging.getLogger("theo.realtime")
@@ -34,13 +36,13 @@ async def realtime(websocket: WebSocket) -> None:
     registry: SessionRegistry = websocket.app.state.sessions
     settings = runtime.settings
     query = dict(websocket.query_params)
+    try:
+        admission = admit(query, runtime)
+    except TheoError as exc:
+        await refuse(websocket, exc)  # before accept(): an HTTP 4xx the client does not retry
+        return
+    dialect = admission.dialect
     await websocket.accept()
-    dialect: Dialect
-    if query.get("intent") == "transcription":
-        installed = {m.name for m in runtime.store.list() if m.manifest.type == "stt"}
-        dialect = OpenAIDialect(settings.default_stt_model, installed)
-    else:
-        dialect = TheoDialect()
     output = WebSocketOutput(websocket, dialect.translate, max_queued=settings.ws_send_queue)
     call: Call | None = None
     try:
@@ -48,7 +50,7 @@ async def realtime(websocket: WebSocket) -> None:
             raise TooManySessionsError(
                 f"the server is at its limit of {registry.limit} sessions; retry later"
             )
-        config = dialect.initial_config(query, query.get("model") or settings.default_stt_model)
+        config = dialect.initial_config(query, admission.model)
         sink = WebSocketAudioSink(output) if isinstance(dialect, TheoDialect) else None
         call = Call(
             runtime,
@@ -66,7 +68,8 @@ async def realtime(websocket: WebSocket) -> None:
             await call.abort()
         message = exc.message if isinstance(exc, TheoError) else str(exc).splitlines()[0]
         close_code = _TRY_AGAIN_LATER if isinstance(exc, TooManySessionsError) else _POLICY_VIOLATION
-        output.send_raw(dialect.error(getattr(exc, "code", None) or "invalid_request", message))
+        code = getattr(exc, "code", None) or "invalid_request"
+        output.send_raw(dialect.error(code, message, param=getattr(exc, "param", None)))
         await output.aclose()
         with contextlib.suppress(Exception):
             await websocket.close(close_code, reason=message[:120])
