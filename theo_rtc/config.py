@@ -67,6 +67,18 @@ class TheoSettings(BaseSettings):
     webrtc_connect_timeout_s: float = 15.0  # a peer that never completes ICE/DTLS is freed after this
     webrtc_send_buffer_ms: int = 300  # TTS audio queued ahead of real time; bounds tts.cancel latency
 
+    # The voice agent's LLM: any OpenAI-compatible chat-completions endpoint (llama.cpp, Ollama, vLLM,
+    # OpenAI). Unset base URL: Theo's own local LLM runtime (``theo pull`` an LLM model). Per session, the
+    # client's ``agent.start`` may override them.
+    agent_llm_base_url: str | None = None
+    agent_llm_model: str | None = None
+    agent_llm_api_key: str | None = Field(default=None, repr=False)
+    agent_llm_fallback_base_url: str | None = None
+    agent_llm_fallback_model: str | None = None
+    agent_llm_fallback_api_key: str | None = Field(default=None, repr=False)
+    agent_instructions: str | None = None  # None: theo_rtc.agent.options.DEFAULT_INSTRUCTIONS
+    agent_greeting: str | None = None
+
     pypi_index_url: str = "https://pypi.org/simple"
     npm_registry_url: str = "https://registry.npmjs.org"
 

@@ -4,6 +4,7 @@ every track (lk.transcription + theo.events), speaks on its own track, and mutes
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from bench.evalsets import load_set, wer
 from bench.livekit.client import AgentProcess, Participant, dispatch, speech_48k, start_agent
+from tests.agent.scripted_llm import Reply, ScriptedLLM
 from tests.conftest import RunningServer
 from theo_rtc.transports.livekit.devserver import LocalLiveKit
 
@@ -126,6 +128,34 @@ async def test_garbage_on_theo_events_gets_an_error_and_nothing_else(
     final = await dave.wait_for("transcript.final", 60)
     assert wer([UTTERANCES[4].text], [final["text"]]) <= WER_BOUND, final["text"]
     await dave.leave()
+
+
+async def test_the_voice_agent_answers_in_the_room_when_dispatched_with_it(
+    livekit_server: LocalLiveKit, agent: AgentProcess
+) -> None:
+    """Dispatch metadata ``{"agent": {...}}``: every session in the room gets the voice agent (a scripted
+    OpenAI-compatible LLM here); the answer is spoken on Theo's track and reported on theo.events."""
+    answer = "Hello Erin. I heard you, and this is my answer."
+    with ScriptedLLM([Reply(answer)]) as llm:
+        erin = Participant("erin")
+        await erin.join(livekit_server, "room-voice-agent")
+        metadata = {
+            "agent": {"llm": {"base_url": llm.base_url, "model": "scripted"}},
+            "tts_model": "piper-en-joe",
+        }
+        await dispatch(livekit_server, "room-voice-agent", metadata=json.dumps(metadata))
+        await erin.wait_for("session.created", 60)
+        utterance = UTTERANCES[0]
+        asked = time.monotonic()
+        await erin.say(speech_48k(utterance.path))
+        done = await erin.wait_for("agent.response.text.done", 90)
+        final = erin.of("transcript.final")[0]
+        assert llm.user_messages(0) == [final["text"]]
+        assert done["text"] == answer and done["interrupted"] is False, done
+        end = erin.of("tts.speaking_end")[0]
+        assert end["playout"] == "observed" and abs(end["played_ms"] - end["audio_ms"]) < 100
+        assert erin.heard(after=asked) > 0.6 * end["audio_ms"] / 1000, "the answer reached the room"
+        await erin.leave()
 
 
 def transcribe(server: RunningServer, samples: np.ndarray, rate: int) -> str:

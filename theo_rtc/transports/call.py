@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
-from typing import Any, Protocol
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 from theo_rtc.errors import InvalidRequestError, TheoError
 from theo_rtc.runtime import TheoRuntime
@@ -26,12 +26,19 @@ from theo_rtc.transports.registry import SessionRegistry
 from theo_rtc.transports.sink import AudioSink
 from theo_rtc.transports.speaker import Speaker
 
+if TYPE_CHECKING:
+    from theo_rtc.agent import AgentOptions, VoiceAgent
+
 log = logging.getLogger("theo.call")
 
 __all__ = ["Call", "CallOutput"]
 
 CLOSE_LIMIT_S = 40  # the session's own flush budget is 2 s + 30 s for committed finals
-MAX_INBOX = 256  # client messages waiting to be handled before the peer is judged to be flooding
+MAX_INBOX = 256
+_MISSING = object()  # a message without an "agent" field
+AGENT_EVENTS = frozenset(
+    {"agent.start", "agent.update", "agent.stop"}
+)  # client messages waiting to be handled before the peer is judged to be flooding
 
 
 class CallOutput(Protocol):
@@ -57,13 +64,18 @@ class Call:
         speaker: Speaker | None = None,
         timeouts: Timeouts | None = None,
         max_message_chars: int = 256 * 1024,
+        agent: AgentOptions | None = None,
     ) -> None:
+        """``agent``: answer the caller with the voice agent (needs a ``sink`` or ``speaker``)."""
         self.runtime = runtime
         self.registry = registry
         self.dialect = dialect
         self.output = output
         self.sink = sink
-        self.session = StreamingSession(runtime, output, config, timeouts=timeouts)
+        self._observers: list[Callable[[dict[str, Any]], None]] = []
+        self.session = StreamingSession(
+            runtime, _Observed(output, self._observers), config, timeouts=timeouts
+        )
         self.speaker = speaker  # shared by the transport (one voice for many sessions), or made at open()
         self._owns_speaker = speaker is None
         self.end_reason = "disconnected"
@@ -73,6 +85,8 @@ class Call:
         self._closed = asyncio.Event()
         self._reserved = False
         self._opened = False
+        self.agent_options = agent
+        self.agent: VoiceAgent | None = None
 
     @property
     def id(self) -> str:
@@ -93,6 +107,28 @@ class Call:
         if self.speaker is None and self.sink is not None:
             self.speaker = Speaker(self.runtime, self.session, self.sink)
         self.dialect.speaker = self.speaker
+        if self.agent_options is not None:
+            await self.start_agent(self.agent_options)
+
+    async def start_agent(self, options: AgentOptions) -> VoiceAgent:
+        """Attach (or replace) the voice agent: from here on it answers every final of this call."""
+        from theo_rtc.agent import VoiceAgent
+
+        if self.speaker is None:
+            raise InvalidRequestError(
+                "this call cannot play audio, so it cannot run the agent", param="agent"
+            )
+        await self.stop_agent()
+        self.agent = VoiceAgent(self.session, self.speaker, options)
+        self._observers.append(self.agent.on_event)
+        await self.agent.start()
+        return self.agent
+
+    async def stop_agent(self) -> None:
+        agent, self.agent = self.agent, None
+        if agent is not None:
+            self._observers.remove(agent.on_event)
+            await agent.aclose()
 
     async def run(self, *transport: Coroutine[Any, Any, object]) -> None:
         """Serve the call until the first of: the transport's tasks end (peer gone), the session closes, the
@@ -137,6 +173,7 @@ class Call:
         if self._closed.is_set():
             return
         try:
+            await self.stop_agent()  # before the flush: the last final must not start an answer
             if self._opened and not self.session.closed:
                 try:  # bounded: a stuck session must not keep the transport (ports, threads) alive
                     await asyncio.wait_for(self.session.close(self.end_reason), CLOSE_LIMIT_S)
@@ -149,6 +186,7 @@ class Call:
 
     async def abort(self) -> None:
         """Free everything for a call that never got going (bad offer, bad config, server full)."""
+        await self.stop_agent()
         if self._opened and not self.session.closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.session.cancel(), CLOSE_LIMIT_S)
@@ -203,10 +241,38 @@ class Call:
                     code="invalid_event",
                 )
             payload, event_id = parse_event(message, self._max_message_chars)
-            if not await self.dialect.handle(payload, self.session):
+            agent = _MISSING
+            if payload["type"] == "session.configure" and self.dialect.name == "theo":
+                agent = payload.pop("agent", _MISSING)  # the voice agent's part, applied after the session's
+            if (agent is _MISSING or set(payload) - {"type", "event_id"}) and not await self.dialect.handle(
+                payload, self.session
+            ):
                 self.end("client closed the session")
+            if agent is not _MISSING:
+                await self._configure_agent(agent)
         except TheoError as exc:
             self._send_error(exc, event_id)
+
+    async def _configure_agent(self, fields: object) -> None:
+        """``session.configure`` ``agent``: an object starts the agent (or changes the running one's
+        options, keeping its conversation); ``null``/``false`` stops it."""
+        from theo_rtc.agent.defaults import options_for
+
+        if fields is None or fields is False:
+            await self.stop_agent()
+            self.session.emit("agent.stopped")
+            return
+        if fields is True:
+            fields = {}
+        if not isinstance(fields, dict):
+            raise InvalidRequestError("'agent' must be an object of agent options, or null", param="agent")
+        if self.agent is not None:
+            options = self.agent.options.updated(fields)
+            self.agent.update(options)
+        else:
+            options = await options_for(self.runtime, fields)
+            await self.start_agent(options)
+        self.session.emit("agent.configured", **_public(options))
 
     def post(self, message: str | bytes) -> None:
         """Queue a client message from a callback-driven transport (data channel, LiveKit data packet); a
@@ -229,3 +295,33 @@ class Call:
         self.output.send_raw(
             self.dialect.error(exc.code or "invalid_request", exc.message, param=exc.param, event_id=event_id)
         )
+
+
+class _Observed:
+    """The session's output as the transport gets it, with the call's observers (the agent) seeing each
+    event after the transport has: one order for everyone."""
+
+    def __init__(self, output: CallOutput, observers: list[Callable[[dict[str, Any]], None]]) -> None:
+        self._output = output
+        self._observers = observers
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        try:
+            await self._output.send_event(event)
+        finally:
+            for observer in list(self._observers):
+                try:
+                    observer(event)
+                except Exception:
+                    log.warning("an observer failed on %s", event.get("type"), exc_info=True)
+
+
+def _public(options: AgentOptions) -> dict[str, Any]:
+    """The options as the client may see them: endpoints without their keys."""
+    import dataclasses
+
+    fields = dataclasses.asdict(options)
+    for name in ("llm", "fallback"):
+        if fields[name] is not None:
+            fields[name].pop("api_key", None)
+    return {"options": fields}

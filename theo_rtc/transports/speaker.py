@@ -15,7 +15,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from theo_rtc.errors import InvalidRequestError, TheoError
@@ -27,7 +28,7 @@ from theo_rtc.tts.service import SpeechRequest
 
 log = logging.getLogger("theo.speaker")
 
-__all__ = ["MAX_TEXT", "Speaker"]
+__all__ = ["MAX_TEXT", "Speaker", "SpokenPiece", "SpokenUtterance"]
 
 MAX_TEXT = 4096
 # A transport that stops playing (peer gone, track not pulled) must not hold the input gate for ever.
@@ -53,7 +54,7 @@ class Speaker:
             own = session.input_gate
             gates = lambda: (own,)  # noqa: E731
         self._gates = gates
-        self._task: asyncio.Task[PlaybackResult | None] | None = None
+        self._task: asyncio.Task[SpokenUtterance] | None = None
 
     async def handle(self, message: dict[str, Any], session: StreamingSession | None = None) -> None:
         """Apply a client's ``tts.speak`` or ``tts.cancel``; bad fields raise before anything stops.
@@ -69,12 +70,30 @@ class Speaker:
 
     async def speak(
         self, request: SpeechRequest, request_id: str, session: StreamingSession | None = None
-    ) -> asyncio.Task[PlaybackResult | None]:
+    ) -> asyncio.Task[SpokenUtterance]:
         """Interrupt what is playing and start ``request``; the task's result says what was played."""
+        return await self.speak_pieces(_one(request), request, request_id, session)
+
+    async def speak_pieces(
+        self,
+        pieces: AsyncIterator[str] | AsyncIterator[SpeechRequest],
+        template: SpeechRequest,
+        request_id: str,
+        session: StreamingSession | None = None,
+        *,
+        hold_input: bool = True,
+        utterance: SpokenUtterance | None = None,
+    ) -> asyncio.Task[SpokenUtterance]:
+        """Interrupt what is playing and speak ``pieces`` (texts, each synthesized with ``template``'s
+        settings, or whole requests) as one utterance: one ``tts.speaking_start``/``tts.speaking_end``,
+        each piece synthesized while the one before it plays. ``hold_input=False`` keeps the microphone
+        open (barge-in: the caller may interrupt). The result says which audio span each piece took and
+        how much was played; pass ``utterance`` to keep that record when the task is cancelled."""
         await self.cancel()
         session = self._session(session)
+        utterance = utterance or SpokenUtterance(request_id)
         self._task = asyncio.create_task(
-            self._speak(request, request_id, session), name=f"{session.id}-speak"
+            self._speak(pieces, template, utterance, session, hold_input), name=f"{session.id}-speak"
         )
         self._task.add_done_callback(self._on_done)
         return self._task
@@ -111,9 +130,9 @@ class Speaker:
         speed = message.get("speed", 1.0)
         if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:
             raise InvalidRequestError("'speed' must be a number between 0.25 and 4.0", param="speed")
-        for field in ("model", "voice", "language", "request_id"):
-            if message.get(field) is not None and not isinstance(message[field], str):
-                raise InvalidRequestError(f"'{field}' must be a string", param=field)
+        for name in ("model", "voice", "language", "request_id"):
+            if message.get(name) is not None and not isinstance(message[name], str):
+                raise InvalidRequestError(f"'{name}' must be a string", param=name)
         return SpeechRequest(
             model=str(message.get("model") or config.tts_model or "tts-1"),
             input=text,
@@ -134,30 +153,42 @@ class Speaker:
         return value
 
     async def _speak(
-        self, request: SpeechRequest, request_id: str, session: StreamingSession
-    ) -> PlaybackResult | None:
+        self,
+        pieces: AsyncIterator[str] | AsyncIterator[SpeechRequest],
+        template: SpeechRequest,
+        utterance: SpokenUtterance,
+        session: StreamingSession,
+        hold_input: bool,
+    ) -> SpokenUtterance:
         sink = self.sink
-        holds = [gate.hold("tts") for gate in self._gates()]
+        request_id = utterance.request_id
+        holds = [gate.hold("tts") for gate in self._gates()] if hold_input else []
         started = time.monotonic()
         audio_s = 0.0
-        played: PlaybackResult | None = None
         announced = False
         try:
-            stream = await self.runtime.speech.open(request, priority=Priority.REALTIME)
-            await session.deliver(
-                "tts.speaking_start",
-                request_id=request_id,
-                model=stream.model,
-                sample_rate=stream.sample_rate,
-                first_audio_ms=round((time.monotonic() - started) * 1000),
-            )
-            announced = True
-            async for chunk in stream:
-                await sink.capture(chunk.pcm16, chunk.sample_rate)
-                audio_s += chunk.duration
+            async for piece in pieces:
+                request = piece if isinstance(piece, SpeechRequest) else replace(template, input=piece)
+                begin = audio_s
+                stream = await self.runtime.speech.open(request, priority=Priority.REALTIME)
+                if not announced:
+                    await session.deliver(
+                        "tts.speaking_start",
+                        request_id=request_id,
+                        model=stream.model,
+                        sample_rate=stream.sample_rate,
+                        first_audio_ms=round((time.monotonic() - started) * 1000),
+                    )
+                    announced = True
+                async for chunk in stream:
+                    await sink.capture(chunk.pcm16, chunk.sample_rate)
+                    audio_s += chunk.duration
+                utterance.pieces.append(SpokenPiece(request.input, begin, audio_s))
+            if not announced:
+                return utterance
             sink.flush()
             try:
-                played = await asyncio.wait_for(sink.wait_for_playout(), audio_s + PLAYOUT_GRACE_S)
+                utterance.played = await asyncio.wait_for(sink.wait_for_playout(), audio_s + PLAYOUT_GRACE_S)
             except TimeoutError:
                 log.warning(
                     "%s: %s did not play out within its duration + %.0f s",
@@ -165,16 +196,19 @@ class Speaker:
                     request_id,
                     PLAYOUT_GRACE_S,
                 )
-            return played
+            return utterance
         except TheoError as exc:
             session.emit(
                 "error", code=exc.code or "tts_error", message=exc.message, param=exc.param, recoverable=True
             )
-            return None
+            return utterance
         finally:
+            if hasattr(pieces, "aclose"):  # an LLM stream behind it: stop it now, not at garbage collection
+                await pieces.aclose()
+            played = utterance.played
             cancelled = played is None or played.interrupted
             if played is None and sink.speaking:  # cancelled, failed or timed out: drop what is queued
-                played = sink.clear()
+                utterance.played = played = sink.clear()
             for hold in holds:
                 hold.release()
             if announced:
@@ -187,6 +221,49 @@ class Speaker:
                     playout="estimated" if sink.estimated else "observed",
                 )
 
-    def _on_done(self, task: asyncio.Task[PlaybackResult | None]) -> None:
+    def _on_done(self, task: asyncio.Task[SpokenUtterance]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.warning("%s failed", task.get_name(), exc_info=task.exception())
+
+
+@dataclass(slots=True)
+class SpokenPiece:
+    text: str
+    start_s: float  # where its audio starts and ends in the utterance
+    end_s: float
+
+
+@dataclass(slots=True)
+class SpokenUtterance:
+    """What a speaker said: each piece's place in the audio, and how much of it was played."""
+
+    request_id: str
+    pieces: list[SpokenPiece] = field(default_factory=list)
+    played: PlaybackResult | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.played is None or self.played.interrupted
+
+    def heard(self) -> str:
+        """The text the listener heard: whole pieces played, and the share of the words of the piece
+        playing when it stopped (an estimate: words are taken as evenly spread over the piece's audio)."""
+        if self.played is None:
+            return ""
+        position = self.played.position_s
+        heard = []
+        for piece in self.pieces:
+            if position >= piece.end_s - 1e-3:
+                heard.append(piece.text)
+                continue
+            if position > piece.start_s:
+                words = piece.text.split()
+                share = (position - piece.start_s) / max(piece.end_s - piece.start_s, 1e-6)
+                if cut := int(len(words) * share):
+                    heard.append(" ".join(words[:cut]) + "…")
+            break
+        return " ".join(heard)
+
+
+async def _one(request: SpeechRequest) -> AsyncIterator[SpeechRequest]:
+    yield request

@@ -15,11 +15,13 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from livekit import rtc
 from pydantic import ValidationError
 
+from theo_rtc.agent.defaults import options_for
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.session import InputGate, SessionConfig
 from theo_rtc.transports.call import Call
@@ -31,7 +33,7 @@ from theo_rtc.transports.speaker import Speaker
 
 log = logging.getLogger("theo.livekit")
 
-__all__ = ["RoomOptions", "TheoRoom", "session_config_from_metadata"]
+__all__ = ["RoomOptions", "TheoRoom", "agent_from_metadata", "session_config_from_metadata"]
 
 VOICE_TRACK = "theo-voice"
 MAX_MESSAGE_CHARS = 256 * 1024
@@ -42,6 +44,7 @@ class RoomOptions:
     max_tracks: int = 8  # sessions one room may hold; further tracks are ignored (and the room told why)
     config: SessionConfig = field(default_factory=SessionConfig)
     leave_when_alone: bool = True  # end the job once no other participant is left
+    agent: dict[str, Any] | None = None  # voice agent options (wire fields) for every session; None: none
 
 
 def session_config_from_metadata(metadata: str, base: SessionConfig) -> SessionConfig:
@@ -54,7 +57,8 @@ def session_config_from_metadata(metadata: str, base: SessionConfig) -> SessionC
         raise ValueError(f"dispatch metadata is not JSON: {exc.msg}") from exc
     if not isinstance(options, dict):
         raise ValueError("dispatch metadata must be a JSON object of session options")
-    options = {k: v for k, v in options.items() if k != "replaces"}  # a re-dispatch's marker
+    # "replaces": a re-dispatch's marker; "agent": the voice agent's options (agent_from_metadata)
+    options = {k: v for k, v in options.items() if k not in ("replaces", "agent")}
     options = options.get("session", options)
     if "voice" in options and "tts_voice" not in options:
         options["tts_voice"] = options.pop("voice")
@@ -63,6 +67,23 @@ def session_config_from_metadata(metadata: str, base: SessionConfig) -> SessionC
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ValueError(f"dispatch metadata: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+
+
+def agent_from_metadata(metadata: str) -> dict[str, Any] | None:
+    """Dispatch metadata ``{"agent": {...options...}}`` (or ``"agent": true`` for the server's defaults):
+    every session in the room gets the voice agent. Options are checked when a session starts."""
+    try:
+        options = json.loads(metadata) if metadata.strip() else {}
+    except json.JSONDecodeError:
+        return None  # session_config_from_metadata reports it
+    agent = options.get("agent") if isinstance(options, dict) else None
+    if agent is True:
+        return {}
+    if agent is None or agent is False:
+        return None
+    if not isinstance(agent, dict):
+        raise ValueError("dispatch metadata: 'agent' must be true or an object of agent options")
+    return agent
 
 
 class TheoRoom:
@@ -175,6 +196,8 @@ class TheoRoom:
             max_message_chars=MAX_MESSAGE_CHARS,
         )
         try:
+            if self.options.agent is not None:
+                call.agent_options = await options_for(self.runtime, self.options.agent)
             call.reserve()
             await call.open()
             self.calls[sid] = call

@@ -20,7 +20,12 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.session import SessionConfig
 from theo_rtc.transports.livekit.failover import DispatchWatcher
-from theo_rtc.transports.livekit.room import RoomOptions, TheoRoom, session_config_from_metadata
+from theo_rtc.transports.livekit.room import (
+    RoomOptions,
+    TheoRoom,
+    agent_from_metadata,
+    session_config_from_metadata,
+)
 from theo_rtc.transports.livekit.settings import LiveKitSettings
 from theo_rtc.transports.registry import SessionRegistry
 
@@ -71,15 +76,17 @@ class RoomHost:
     async def serve_job(self, job_id: str, room_name: str, url: str, token: str, metadata: str) -> str:
         """Join ``room_name`` with the job's token and serve it until it ends."""
         config = self.options.config
+        agent = None
         try:
             config = session_config_from_metadata(metadata, config)
+            agent = agent_from_metadata(metadata)
         except ValueError as exc:
             log.warning("job %s: %s; using the default session options", job_id, exc)
         room = TheoRoom(
             self.runtime,
             self.registry,
             rtc.Room(),
-            RoomOptions(max_tracks=self.options.max_tracks_per_room, config=config),
+            RoomOptions(max_tracks=self.options.max_tracks_per_room, config=config, agent=agent),
         )
         self.rooms[job_id] = room
         log.info("job %s: joining room %s", job_id, room_name)

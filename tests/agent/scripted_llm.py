@@ -1,0 +1,112 @@
+"""A scripted OpenAI-compatible chat-completions server for deterministic agent turns: real HTTP and SSE on
+127.0.0.1 (uvicorn in a thread), so the agent's real ``openai`` client talks to it unchanged.
+
+Each request takes the next step of the script: ``Reply(text)`` streams the text a word at a time,
+``Fail(status)`` answers an HTTP error, ``Stall()`` accepts the request and never sends a token (until the
+server stops), so a first-token deadline always fires: no race with the wall clock. Every request body is
+kept in :attr:`ScriptedLLM.requests`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from bench.harness import free_port
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+
+
+@dataclass(frozen=True)
+class Fail:
+    status: int = 500
+
+
+@dataclass(frozen=True)
+class Stall:
+    pass
+
+
+Step = Reply | Fail | Stall
+
+
+class ScriptedLLM:
+    def __init__(self, script: list[Step], *, default: Step | None = None) -> None:
+        self.script = list(script)
+        self.default = default
+        self.requests: list[dict[str, Any]] = []
+        self.port = free_port()
+        self._stop = threading.Event()
+        app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="scripted-llm", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> ScriptedLLM:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the scripted LLM server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._server.should_exit = True
+        self._thread.join(10)
+
+    def user_messages(self, index: int = -1) -> list[str]:
+        return [m["content"] for m in self.requests[index]["messages"] if m["role"] == "user"]
+
+    async def _chat(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append(body)
+        step = self.script.pop(0) if self.script else self.default
+        if step is None:
+            return JSONResponse({"error": {"message": "script exhausted"}}, status_code=500)
+        if isinstance(step, Fail):
+            return JSONResponse(
+                {"error": {"message": "scripted failure", "type": "server_error"}}, step.status
+            )
+        return StreamingResponse(self._events(body["model"], step), media_type="text/event-stream")
+
+    async def _events(self, model: str, step: Reply | Stall) -> AsyncIterator[bytes]:
+        if isinstance(step, Stall):
+            await asyncio.to_thread(self._stop.wait)  # until the server stops
+            return
+        words = step.text.split(" ")
+        for i, word in enumerate(words):
+            delta = {"content": word if i == 0 else " " + word}
+            yield _sse(model, delta, None)
+        yield _sse(model, {}, "stop")
+        yield b"data: [DONE]\n\n"
+
+
+def _sse(model: str, delta: dict[str, Any], finish: str | None) -> bytes:
+    chunk = {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(chunk)}\n\n".encode()
