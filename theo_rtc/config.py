@@ -76,8 +76,9 @@ class TheoSettings(BaseSettings):
     agent_llm_fallback_base_url: str | None = None
     agent_llm_fallback_model: str | None = None
     agent_llm_fallback_api_key: str | None = Field(default=None, repr=False)
-    agent_instructions: str | None = None  # None: theo_rtc.agent.options.DEFAULT_INSTRUCTIONS
+    agent_instructions: str | None = None  # None: the persona for the session's language
     agent_greeting: str | None = None
+    agent_tools_file: Path | None = None  # webhook tools (YAML/JSON list): name, description, parameters, url
 
     pypi_index_url: str = "https://pypi.org/simple"
     npm_registry_url: str = "https://registry.npmjs.org"

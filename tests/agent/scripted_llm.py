@@ -32,6 +32,15 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Calls:
+    """Say ``text`` (may be empty), then call tools: ``(name, arguments JSON)`` each, streamed in
+    fragments as OpenAI does (id and name first, the arguments in pieces)."""
+
+    calls: tuple[tuple[str, str], ...]
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class Fail:
     status: int = 500
 
@@ -41,7 +50,7 @@ class Stall:
     pass
 
 
-Step = Reply | Fail | Stall
+Step = Reply | Calls | Fail | Stall
 
 
 class ScriptedLLM:
@@ -49,9 +58,16 @@ class ScriptedLLM:
         self.script = list(script)
         self.default = default
         self.requests: list[dict[str, Any]] = []
+        self.tool_requests: list[tuple[str, Any]] = []  # (tool name, JSON body) POSTed to /tools/{name}
+        self.tool_answers: dict[str, Any] = {}
         self.port = free_port()
         self._stop = threading.Event()
-        app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
+        app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/tools/{name}", self._tool, methods=["POST"]),
+            ]
+        )
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="scripted-llm", daemon=True)
@@ -89,15 +105,34 @@ class ScriptedLLM:
             )
         return StreamingResponse(self._events(body["model"], step), media_type="text/event-stream")
 
-    async def _events(self, model: str, step: Reply | Stall) -> AsyncIterator[bytes]:
+    async def _tool(self, request: Request) -> Response:
+        """A webhook tool: records the call, answers ``tool_answers[name]`` (404 when there is none)."""
+        name = request.path_params["name"]
+        self.tool_requests.append((name, await request.json()))
+        if name not in self.tool_answers:
+            return JSONResponse({"detail": "no such tool"}, status_code=404)
+        return JSONResponse(self.tool_answers[name])
+
+    async def _events(self, model: str, step: Reply | Calls | Stall) -> AsyncIterator[bytes]:
         if isinstance(step, Stall):
             await asyncio.to_thread(self._stop.wait)  # until the server stops
             return
-        words = step.text.split(" ")
+        words = step.text.split(" ") if step.text else []
         for i, word in enumerate(words):
             delta = {"content": word if i == 0 else " " + word}
             yield _sse(model, delta, None)
-        yield _sse(model, {}, "stop")
+        if isinstance(step, Calls):
+            for index, (name, arguments) in enumerate(step.calls):
+                head = {"index": index, "id": f"call_{index}_{name}", "type": "function"}
+                yield _sse(
+                    model, {"tool_calls": [head | {"function": {"name": name, "arguments": ""}}]}, None
+                )
+                for k in range(0, len(arguments), 5):
+                    part = {"index": index, "function": {"arguments": arguments[k : k + 5]}}
+                    yield _sse(model, {"tool_calls": [part]}, None)
+            yield _sse(model, {}, "tool_calls")
+        else:
+            yield _sse(model, {}, "stop")
         yield b"data: [DONE]\n\n"
 
 

@@ -5,71 +5,25 @@ stalled LLM never answers, so its first-token deadline always fires."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.evalsets import EVAL_ROOT, normalize
+from bench.evalsets import normalize
+from tests.agent.harness import FIRST, SECOND, open_call, order, play_out, say, until_state
 from tests.agent.scripted_llm import Fail, Reply, ScriptedLLM, Stall
-from tests.realtime.helpers import pcm16
-from tests.transports.harness import Events, ListenerSink
 from theo_rtc.agent import EMERGENCY_LINES, AgentOptions, LLMEndpoint
 from theo_rtc.agent.options import DEFAULT_INSTRUCTIONS
 from theo_rtc.config import TheoSettings
 from theo_rtc.runtime import TheoRuntime
-from theo_rtc.session import SessionConfig
-from theo_rtc.transports import Call, SessionRegistry
-from theo_rtc.transports.protocol import TheoDialect
-
-LIBRIVOX = EVAL_ROOT / "librivox_pocketsphinx_en"
-FIRST = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0870.wav"
-SECOND = LIBRIVOX / "goforward.wav"
-FRAME = 640  # 20 ms of 16 kHz PCM16
 
 
 @pytest.fixture(scope="module")
 async def runtime(theo_home: Path) -> AsyncIterator[TheoRuntime]:
     async with TheoRuntime(TheoSettings(home=theo_home)) as rt:
         yield rt
-
-
-async def open_call(runtime: TheoRuntime, options: AgentOptions) -> tuple[Call, Events, ListenerSink]:
-    events = Events()
-    sink = ListenerSink(events)
-    config = SessionConfig(model="whisper-tiny.en", tts_model="piper-en-joe", partials=False)
-    call = Call(runtime, SessionRegistry(4), TheoDialect(), events, config, sink=sink, agent=options)
-    call.reserve()
-    await call.open()
-    return call, events, sink
-
-
-def say(call: Call, path: Path, silence_s: float = 1.5) -> None:
-    speech, _ = pcm16(path, 16_000)
-    audio = speech + bytes(int(32_000 * silence_s))
-    for i in range(0, len(audio), FRAME):
-        call.push_pcm16(audio[i : i + FRAME], max_frame=65536)
-
-
-async def play_out(call: Call, sink: ListenerSink) -> None:
-    """The listener hears everything the agent says until it stops speaking."""
-    async with asyncio.timeout(120):
-        while call.speaker is not None and (call.speaker.speaking or (call.agent and call.agent.responding)):
-            sink.play(0.5)
-            await asyncio.sleep(0.02)
-
-
-async def until_state(events: Events, state: str, count: int = 1) -> dict[str, Any]:
-    async with asyncio.timeout(120):
-        while len(found := [e for e in events.of("agent.state") if e["state"] == state]) < count:
-            await events.wait_for("agent.state", len(events.of("agent.state")) + 1)
-    return found[count - 1]
-
-
-def order(events: Events, *kinds: str) -> list[int]:
-    return [next(i for i, e in enumerate(events.events) if e["type"] == k) for k in kinds]
 
 
 def agent_options(llm: ScriptedLLM, **changes: Any) -> AgentOptions:
@@ -150,6 +104,37 @@ async def test_barge_in_stops_the_answer_and_keeps_only_what_was_heard(runtime: 
         history = llm.requests[1]["messages"]
         assert history[2] == {"role": "assistant", "content": heard}, "the conversation keeps what was heard"
         assert "forward" in normalize(history[3]["content"])
+        await call.close()
+
+
+async def test_a_false_interruption_says_the_rest_of_the_answer(runtime: TheoRuntime) -> None:
+    """Speech confirmed by VAD stops the answer; when that segment transcribes to nothing (noise), the
+    pieces not yet heard are said. The VAD and STT outcomes are injected as the session's events, so the
+    test decides what the caller's audio turned out to be."""
+    answer = "First, the soup of the day. Then, the fish with rice. Finally, a chocolate cake."
+    with ScriptedLLM([Reply(answer)]) as llm:
+        call, events, sink = await open_call(runtime, agent_options(llm))
+        agent = call.agent
+        assert agent is not None
+        say(call, FIRST)
+        await events.wait_for("tts.speaking_start")
+        await sink.until(lambda: not (agent.speaker.speaking and not sink.awaiting_playout))
+        first_piece = agent._utterance.pieces[0] if agent._utterance else None
+        assert first_piece is not None and first_piece.text == "First, the soup of the day."
+        sink.play(first_piece.end_s + 0.8)  # the caller heard the first piece and some of the second
+        agent.on_event({"type": "vad.speech_confirmed", "timestamp_ms": 0, "segment_id": 9})
+        cut = await events.wait_for("agent.interrupted")
+        assert cut["heard_text"].startswith("First, the soup of the day. Then,"), cut
+        agent.on_event({"type": "transcript.discarded", "segment_id": 9, "reason": "no_speech"})
+        resumed = await events.wait_for("agent.resumed")
+        assert resumed["response_id"] == cut["response_id"]
+        await play_out(call, sink)
+        done = await events.wait_for("agent.response.text.done", 2)
+        assert done["text"] == "Then, the fish with rice. Finally, a chocolate cake."
+        assert agent.conversation.turns[-1] == {
+            "role": "assistant",
+            "content": f"{cut['heard_text']} {done['text']}",
+        }
         await call.close()
 
 

@@ -146,6 +146,26 @@ def test_vad_regions_match_reference_within_100ms() -> None:
     assert vad.prefiltered > 0  # the energy pre-filter spared Silero the silent frames
 
 
+def test_vad_confirms_a_speech_region_only_after_300_ms_of_voice() -> None:
+    """A barge-in acts on ``speech_confirmed``: a 200 ms burst of real speech (a cough, an "uh") starts a
+    region but never confirms it; every region of the reference recording is confirmed once, inside it."""
+    audio = preprocess(decode_audio(EVAL_ROOT / "vad_refs" / "cobra_sample.wav"))
+    with (EVAL_ROOT / "vad_refs" / "cobra_sample.segments.tsv").open() as f:
+        first = next(csv.DictReader(f, delimiter="\t"))
+    start = int((float(first["start_s"]) + 0.1) * 16000)
+    burst = np.concatenate([audio[start : start + 3200], np.zeros(16000, np.float32)])
+    kinds = [e.kind for e in VoiceActivityDetector().process(burst)]
+    assert kinds == ["speech_start", "speech_end"], kinds
+    events = VoiceActivityDetector().process(audio)
+    kinds = [e.kind for e in events]
+    assert kinds.count("speech_confirmed") == kinds.count("speech_start") > 0, kinds
+    for i, event in enumerate(events):
+        if event.kind == "speech_confirmed":
+            begin, end = events[i - 1], events[i + 1]
+            assert (begin.kind, end.kind) == ("speech_start", "speech_end")
+            assert begin.offset + 300 * 16 <= event.offset <= end.offset
+
+
 def test_vad_ignores_silence_and_noise_and_sensitivity_orders() -> None:
     rng = np.random.default_rng(0)
     noise = (rng.standard_normal(16000 * 3) * 0.01).astype(np.float32)

@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from theo_rtc.agent.chunker import SentenceChunker
 from theo_rtc.agent.conversation import Conversation
-from theo_rtc.agent.llm import ChatLLM, LLMUnavailableError
+from theo_rtc.agent.llm import ChatLLM, LLMUnavailableError, ToolCall
 from theo_rtc.agent.options import EMERGENCY_LINES, AgentOptions, instructions_for
+from theo_rtc.agent.tools import ToolBox
+from theo_rtc.errors import InvalidRequestError
+from theo_rtc.observability import metrics
 from theo_rtc.session import StreamingSession
 from theo_rtc.transports.speaker import Speaker, SpokenUtterance
 from theo_rtc.tts.service import SpeechRequest
@@ -34,13 +39,28 @@ __all__ = ["VoiceAgent"]
 
 
 class VoiceAgent:
-    def __init__(self, session: StreamingSession, speaker: Speaker, options: AgentOptions) -> None:
+    def __init__(
+        self,
+        session: StreamingSession,
+        speaker: Speaker,
+        options: AgentOptions,
+        tools: ToolBox | None = None,
+    ) -> None:
         self.session = session
         self.speaker = speaker
         self.options = options
         self.llm = ChatLLM(options)
         self.conversation = Conversation(self._instructions(options), options.max_history_messages)
         self.state = ""  # start() announces "listening"
+        self.tools = tools or ToolBox()
+        self.tools.ask_client = self._ask_client
+        self._client_results: dict[str, asyncio.Future[str]] = {}
+        self._after_playout: list[ToolCall] = []  # side-effect tools waiting for the answer to play out
+        self._recorded = 0  # pieces of the answer already in the conversation (tool rounds)
+        self._resumable: SpokenUtterance | None = None  # the answer the last interruption cut
+        self._speech_ended_at: float | None = None  # when the caller's last speech ended (VAD)
+        self._turn_ended_at: float | None = None  # ... for the turn being answered
+        self._confirmed_at: float | None = None  # when the interrupting speech was confirmed
         self._response: asyncio.Task[None] | None = None
         self._utterance: SpokenUtterance | None = None
         self._closed = False
@@ -57,14 +77,28 @@ class VoiceAgent:
         if self._closed:
             return
         kind = event.get("type")
+        if kind == "vad.speech_end":
+            self._speech_ended_at = time.monotonic()
         if kind == "transcript.final" and str(event.get("text") or "").strip():
             # "off": what was said while the agent spoke is answered after it, not instead of it
             self._begin(self._answer(str(event["text"]).strip()), wait=self.options.interruptions == "off")
-        elif kind == "vad.speech_start" and self.responding and self.options.interruptions == "barge-in":
-            # The caller talks over the answer: stop now; the final that follows is the next turn.
+        elif kind == "vad.speech_confirmed" and self.responding and self.options.interruptions == "barge-in":
+            # The caller talks over the answer (long enough not to be a cough): stop now; the final that
+            # follows is the next turn.
+            self._confirmed_at = time.monotonic()
+            metrics.agent_interruptions_total.inc()
             self._begin(self._interrupted())
+        elif kind == "transcript.discarded" and self._resumable is not None and not self.responding:
+            # A false interruption (noise, no words): say the rest of what was cut off.
+            metrics.agent_false_interruptions_total.inc()
+            self._begin(self._resume(self._resumable))
+        if kind in ("transcript.final", "transcript.discarded"):
+            self._resumable = None
         elif kind == "tts.speaking_start" and event.get("request_id") == self._current_id():
             self._set_state("speaking")
+            if self._turn_ended_at is not None:
+                metrics.agent_response_latency_seconds.observe(time.monotonic() - self._turn_ended_at)
+                self._turn_ended_at = None
 
     @property
     def responding(self) -> bool:
@@ -110,32 +144,99 @@ class VoiceAgent:
     # --- turns ------------------------------------------------------------------------------------------
 
     async def _interrupted(self) -> None:
-        self._set_state("listening")  # the answer was cancelled before this ran (see _begin)
+        # the answer was cancelled (its audio cleared) before this ran (see _begin)
+        if self._confirmed_at is not None:
+            metrics.agent_barge_in_seconds.observe(time.monotonic() - self._confirmed_at)
+            self._confirmed_at = None
+        self._set_state("listening")
+
+    async def _resume(self, cut: SpokenUtterance) -> None:
+        position = cut.played.position_s if cut.played else 0.0
+        rest = [p.text for p in cut.pieces if p.end_s > position + 1e-3]
+        if rest:
+            self.session.emit("agent.resumed", response_id=cut.request_id)
+            await self._say(self._new_id(), _texts(rest))
 
     async def _answer(self, user_text: str) -> None:
+        metrics.agent_turns_total.inc()
+        self._turn_ended_at = self._speech_ended_at
         self.conversation.add_user(user_text)
         response_id = self._new_id()
         self._set_state("thinking", response_id=response_id, user_text=user_text)
         await self._say(response_id, self._pieces(response_id))
 
     async def _pieces(self, response_id: str) -> AsyncIterator[str]:
-        chunker = SentenceChunker()
-        try:
-            async for delta in self.llm.stream(self.conversation.messages()):
-                for piece in chunker.push(delta):
-                    self._delta(response_id, piece)
-                    yield piece
-        except LLMUnavailableError as exc:
+        """The answer's speakable pieces, across tool rounds: text said before a tool call is spoken
+        while the tool runs; the LLM is asked again with the results."""
+        for _ in range(self.options.max_tool_rounds + 1):
+            chunker, calls, said = SentenceChunker(), [], []
+            try:
+                async for item in self.llm.stream(self.conversation.messages(), self.tools.definitions()):
+                    if isinstance(item, ToolCall):
+                        calls.append(item)
+                        continue
+                    said.append(item)
+                    for piece in chunker.push(item):
+                        self._delta(response_id, piece)
+                        yield piece
+            except LLMUnavailableError as exc:
+                self.session.emit(
+                    "error", code="llm_unavailable", message=f"no LLM answered: {exc}", recoverable=True
+                )
+                metrics.agent_emergency_lines_total.inc()
+                line = EMERGENCY_LINES.get(self._language()[:2], EMERGENCY_LINES["en"])
+                self._delta(response_id, line, emergency=True)
+                yield line
+                return
+            for piece in chunker.flush():
+                self._delta(response_id, piece)
+                yield piece
+            if not calls:
+                return
+            results = await self._run_tools(response_id, calls)
+            self.conversation.add_tool_round("".join(said).strip(), calls, results)
+            self._recorded = len(self._utterance.pieces) if self._utterance else 0
+            if any(self.tools.after_playout(c) for c in calls):
+                return  # the call ends after this: nothing more to ask the LLM
+        log.warning(
+            "%s: %s stopped after %d tool rounds", self.session.id, response_id, self.options.max_tool_rounds
+        )
+
+    async def _run_tools(self, response_id: str, calls: list[ToolCall]) -> list[str]:
+        async def one(call: ToolCall) -> str:
+            kind = "client" if call.name in self.tools.client else "server"
+            metrics.agent_tool_calls_total.labels(call.name[:64], kind).inc()
             self.session.emit(
-                "error", code="llm_unavailable", message=f"no LLM answered: {exc}", recoverable=True
+                "agent.tool_call",
+                response_id=response_id,
+                call_id=call.id,
+                name=call.name,
+                arguments=call.arguments,
+                client=call.name in self.tools.client,
             )
-            line = EMERGENCY_LINES.get(self._language()[:2], EMERGENCY_LINES["en"])
-            self._delta(response_id, line, emergency=True)
-            yield line
-            return
-        for piece in chunker.flush():
-            self._delta(response_id, piece)
-            yield piece
+            if self.tools.after_playout(call):
+                self._after_playout.append(call)
+                return json.dumps({"ok": True, "note": "runs once what was said has played"})
+            return await self.tools.run(call)
+
+        return list(await asyncio.gather(*(one(c) for c in calls)))
+
+    # --- client tools -------------------------------------------------------------------------------------
+
+    async def _ask_client(self, call: ToolCall) -> str:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._client_results[call.id] = future
+        try:
+            return await future
+        finally:
+            self._client_results.pop(call.id, None)
+
+    def tool_result(self, call_id: str, output: str) -> None:
+        """A client's ``agent.tool_result``; raises when no such call is waiting."""
+        future = self._client_results.get(call_id)
+        if future is None or future.done():
+            raise InvalidRequestError(f"no tool call {call_id!r} is waiting for a result", param="call_id")
+        future.set_result(output)
 
     async def _say(self, response_id: str, pieces: AsyncIterator[str]) -> None:
         utterance = self._utterance = SpokenUtterance(response_id)
@@ -149,13 +250,25 @@ class VoiceAgent:
                 utterance=utterance,
             )
             await asyncio.shield(task)  # cancelling the answer stops the speech via speaker.cancel()
+            deferred, self._after_playout = self._after_playout, []
+            if not utterance.interrupted or not utterance.pieces:
+                for call in deferred:  # everything said before them has been heard
+                    await self.tools.run(call)
         finally:
+            self._after_playout = []
             if self.speaker.speaking:
                 await self.speaker.cancel()
             text = " ".join(p.text for p in utterance.pieces)
             interrupted = bool(utterance.pieces) and utterance.interrupted
             heard = utterance.heard() if interrupted else text
-            self.conversation.add_assistant(heard)
+            # what tool rounds already put in the conversation is not said twice
+            self.conversation.add_assistant(
+                utterance.heard(skip=self._recorded)
+                if interrupted
+                else " ".join(p.text for p in utterance.pieces[self._recorded :])
+            )
+            self._recorded = 0
+            self._resumable = utterance if interrupted else None
             if interrupted and utterance.played is not None:
                 self.session.emit(
                     "agent.interrupted",

@@ -8,15 +8,33 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import openai
 
 from theo_rtc.agent.options import AgentOptions, LLMEndpoint
+from theo_rtc.observability import metrics
 
 log = logging.getLogger("theo.agent.llm")
 
-__all__ = ["ChatLLM", "CircuitBreaker", "LLMUnavailableError"]
+__all__ = ["ChatLLM", "CircuitBreaker", "LLMUnavailableError", "ToolCall"]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A function call the model made: ``arguments`` is the model's JSON text, unparsed."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
 
 
 class LLMUnavailableError(Exception):
@@ -68,10 +86,12 @@ class ChatLLM:
             )
         return self._clients[endpoint]
 
-    async def stream(self, messages: list[dict[str, Any]]) -> AsyncIterator[str]:
-        """Text deltas from the first endpoint that starts answering in time; raises
-        :class:`LLMUnavailableError` when none does. A failure after the first token ends the response
-        where it stopped (what was said stays said)."""
+    async def stream(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[str | ToolCall]:
+        """Text deltas, then the tool calls the model made (each complete), from the first endpoint that
+        starts answering in time; raises :class:`LLMUnavailableError` when none does. A failure after the
+        first token ends the response where it stopped (what was said stays said)."""
         endpoints: list[LLMEndpoint] = []
         if not self.breaker.open:
             endpoints.append(self.options.llm)
@@ -82,7 +102,9 @@ class ChatLLM:
         reasons = []
         for endpoint in endpoints:
             primary = endpoint == self.options.llm
-            async with contextlib.aclosing(self._deltas(endpoint, messages)) as deltas:
+            label = "primary" if primary else "fallback"
+            asked = time.monotonic()
+            async with contextlib.aclosing(self._deltas(endpoint, messages, tools)) as deltas:
                 try:
                     async with asyncio.timeout(self.options.first_token_timeout_s):
                         first = await anext(deltas)
@@ -90,9 +112,11 @@ class ChatLLM:
                     reason = _describe(exc, self.options.first_token_timeout_s)
                     log.warning("LLM %r failed before its first token: %s", endpoint, reason)
                     reasons.append(f"{endpoint.model} at {endpoint.base_url}: {reason}")
+                    metrics.agent_llm_failures_total.labels(label).inc()
                     if primary:
                         self.breaker.record(False)
                     continue
+                metrics.agent_llm_ttft_seconds.labels(label).observe(time.monotonic() - asked)
                 if primary:
                     self.breaker.record(True)
                 self.last_endpoint = endpoint
@@ -106,20 +130,36 @@ class ChatLLM:
         raise LLMUnavailableError("; ".join(reasons) or "no LLM endpoint configured")
 
     async def _deltas(
-        self, endpoint: LLMEndpoint, messages: list[dict[str, Any]]
-    ) -> AsyncGenerator[str, None]:
+        self, endpoint: LLMEndpoint, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> AsyncGenerator[str | ToolCall, None]:
+        extra: dict[str, Any] = {"tools": tools} if tools else {}
         response = await self._client(endpoint).chat.completions.create(
             model=endpoint.model,
             messages=messages,  # type: ignore[arg-type]
             stream=True,
             temperature=self.options.temperature,
             max_tokens=self.options.max_tokens,
+            **extra,
         )
         assert isinstance(response, openai.AsyncStream)
+        calls: dict[int, ToolCall] = {}  # streamed in fragments: id and name first, arguments in pieces
         async with response:
             async for chunk in response:
-                if chunk.choices and (text := chunk.choices[0].delta.content):
-                    yield text
+                if not chunk.choices:
+                    continue
+                delta = chunk.choices[0].delta
+                if delta.content:
+                    yield delta.content
+                for fragment in delta.tool_calls or ():
+                    call = calls.setdefault(fragment.index, ToolCall("", "", ""))
+                    call.id = fragment.id or call.id
+                    if fragment.function is not None:
+                        call.name += fragment.function.name or ""
+                        call.arguments += fragment.function.arguments or ""
+        for index in sorted(calls):
+            call = calls[index]
+            call.id = call.id or f"call_{index}"
+            yield call
 
     async def aclose(self) -> None:
         for client in self._clients.values():

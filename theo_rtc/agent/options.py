@@ -68,8 +68,14 @@ class AgentOptions:
     # "barge-in": the caller's speech interrupts the answer; "mute": the microphone is muted while the agent
     # speaks; "off": the microphone stays open, nothing interrupts, what the caller said is answered next
     interruptions: Literal["barge-in", "mute", "off"] = "barge-in"
+    tools: tuple[dict[str, Any], ...] = ()  # client tools: {name, description, parameters}, run by the client
+    end_call_tool: bool = True  # offer the LLM ``end_call`` (hangs up after the goodbye has played)
+    max_tool_rounds: int = 4  # LLM → tools → LLM rounds in one answer
     tts_model: str | None = None  # None: the session's tts_model, else the server default
     tts_voice: str | None = None
+    # take the agent's own voice out of the microphone while it stays open (barge-in, off), where the
+    # transport reports what it plays (WebRTC, LiveKit); off: a headset caller, or a client that cancels
+    echo_cancellation: bool = True
 
     def updated(self, changes: dict[str, Any]) -> AgentOptions:
         """These options with a client's ``changes`` (wire names = field names; ``llm``/``fallback`` as
@@ -102,9 +108,21 @@ def _checked(name: str, value: Any, current: Any) -> Any:
         if not fields["base_url"] or not fields["model"]:
             raise InvalidRequestError(f"'{name}' needs base_url and model", param=param)
         return LLMEndpoint(str(fields["base_url"]), str(fields["model"]), str(fields["api_key"]))
+    if name == "tools":
+        from theo_rtc.agent.tools import client_tools
+
+        return client_tools(value)
+    if name == "end_call_tool":
+        if not isinstance(value, bool):
+            raise InvalidRequestError(f"'{name}' must be true or false", param=param)
+        return value
     if name == "interruptions":
         if value not in INTERRUPTIONS:
             raise InvalidRequestError(f"'{name}' must be one of {', '.join(INTERRUPTIONS)}", param=param)
+        return value
+    if name == "echo_cancellation":
+        if not isinstance(value, bool):
+            raise InvalidRequestError(f"'{name}' must be true or false", param=param)
         return value
     if isinstance(current, int | float) and not isinstance(current, bool):
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:

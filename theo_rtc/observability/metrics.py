@@ -89,3 +89,31 @@ stt_frames_dropped_total = Counter(
 stt_session_recoveries_total = Counter(
     "theo_stt_session_recoveries_total", "Streams resumed after a worker failure"
 )
+
+# --- voice agent ---
+_AGENT_BUCKETS = (0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+agent_response_latency_seconds = Histogram(
+    "theo_agent_response_latency_seconds",
+    "End of the caller's speech (VAD) to the answer's first audio",
+    buckets=_AGENT_BUCKETS,
+)
+agent_llm_ttft_seconds = Histogram(
+    "theo_agent_llm_ttft_seconds", "LLM request to its first token", ["endpoint"], buckets=_AGENT_BUCKETS
+)
+agent_llm_failures_total = Counter(
+    "theo_agent_llm_failures_total", "LLM requests that failed before their first token", ["endpoint"]
+)
+agent_barge_in_seconds = Histogram(
+    "theo_agent_barge_in_seconds",
+    "Caller speech confirmed to the answer's audio cleared",
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5),
+)
+agent_turns_total = Counter("theo_agent_turns_total", "Caller turns the agent answered")
+agent_interruptions_total = Counter("theo_agent_interruptions_total", "Answers cut by the caller's speech")
+agent_false_interruptions_total = Counter(
+    "theo_agent_false_interruptions_total", "Interruptions whose speech had no words (the answer resumed)"
+)
+agent_emergency_lines_total = Counter(
+    "theo_agent_emergency_lines_total", "Answers replaced by the spoken line because no LLM answered"
+)
+agent_tool_calls_total = Counter("theo_agent_tool_calls_total", "Tool calls the LLM made", ["tool", "kind"])

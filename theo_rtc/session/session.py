@@ -284,6 +284,8 @@ class StreamingSession:
             metrics.stt_vad_events_total.labels(event.kind).inc()
             if event.kind == "speech_start":
                 self._on_speech_start(event.offset)
+            elif event.kind == "speech_confirmed":  # long enough not to be a cough: a barge-in may act
+                self.emit("vad.speech_confirmed", timestamp_ms=ms(event.offset), segment_id=self._segments.id)
             else:
                 self._on_speech_end(event.offset)
         if self._segments.in_progress:

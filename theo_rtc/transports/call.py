@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,6 +29,7 @@ from theo_rtc.transports.speaker import Speaker
 
 if TYPE_CHECKING:
     from theo_rtc.agent import AgentOptions, VoiceAgent
+    from theo_rtc.agent.tools import ToolBox
 
 log = logging.getLogger("theo.call")
 
@@ -36,6 +38,7 @@ __all__ = ["Call", "CallOutput"]
 CLOSE_LIMIT_S = 40  # the session's own flush budget is 2 s + 30 s for committed finals
 MAX_INBOX = 256
 _MISSING = object()  # a message without an "agent" field
+MAX_TOOL_OUTPUT = 8_000
 AGENT_EVENTS = frozenset(
     {"agent.start", "agent.update", "agent.stop"}
 )  # client messages waiting to be handled before the peer is judged to be flooding
@@ -119,10 +122,29 @@ class Call:
                 "this call cannot play audio, so it cannot run the agent", param="agent"
             )
         await self.stop_agent()
-        self.agent = VoiceAgent(self.session, self.speaker, options)
+        self.agent = VoiceAgent(self.session, self.speaker, options, self._tools(options))
         self._observers.append(self.agent.on_event)
         await self.agent.start()
         return self.agent
+
+    def _tools(self, options: AgentOptions) -> ToolBox:
+        from theo_rtc.agent.tools import ToolBox, load_webhooks
+
+        try:
+            webhooks = load_webhooks(self.runtime.settings.agent_tools_file)
+        except (OSError, ValueError) as exc:  # a broken tools file must not take the agent down
+            log.error("agent tools file %s: %s", self.runtime.settings.agent_tools_file, exc)
+            webhooks = {}
+        return ToolBox(
+            webhooks=webhooks,
+            client={t["name"]: t for t in options.tools},
+            end_call=self._hang_up if options.end_call_tool else None,
+        )
+
+    async def _hang_up(self) -> None:
+        """The agent's ``end_call`` tool, run once its goodbye has played out."""
+        self.session.emit("agent.call_ended", reason="the agent ended the call")
+        self.end("agent ended the call")
 
     async def stop_agent(self) -> None:
         agent, self.agent = self.agent, None
@@ -242,6 +264,9 @@ class Call:
                 )
             payload, event_id = parse_event(message, self._max_message_chars)
             agent = _MISSING
+            if payload["type"] == "agent.tool_result" and self.dialect.name == "theo":
+                self._tool_result(payload)
+                return
             if payload["type"] == "session.configure" and self.dialect.name == "theo":
                 agent = payload.pop("agent", _MISSING)  # the voice agent's part, applied after the session's
             if (agent is _MISSING or set(payload) - {"type", "event_id"}) and not await self.dialect.handle(
@@ -252,6 +277,16 @@ class Call:
                 await self._configure_agent(agent)
         except TheoError as exc:
             self._send_error(exc, event_id)
+
+    def _tool_result(self, payload: dict[str, Any]) -> None:
+        call_id, output = payload.get("call_id"), payload.get("output")
+        if not isinstance(call_id, str) or not call_id:
+            raise InvalidRequestError("agent.tool_result needs 'call_id'", param="call_id")
+        if not isinstance(output, str):
+            output = json.dumps(output)
+        if self.agent is None:
+            raise InvalidRequestError("no agent is running", param="type")
+        self.agent.tool_result(call_id, output[:MAX_TOOL_OUTPUT])
 
     async def _configure_agent(self, fields: object) -> None:
         """``session.configure`` ``agent``: an object starts the agent (or changes the running one's

@@ -245,14 +245,15 @@ class SpokenUtterance:
     def interrupted(self) -> bool:
         return self.played is None or self.played.interrupted
 
-    def heard(self) -> str:
+    def heard(self, skip: int = 0) -> str:
         """The text the listener heard: whole pieces played, and the share of the words of the piece
-        playing when it stopped (an estimate: words are taken as evenly spread over the piece's audio)."""
+        playing when it stopped (an estimate: words are taken as evenly spread over the piece's audio).
+        ``skip``: leave out the first pieces."""
         if self.played is None:
             return ""
         position = self.played.position_s
         heard = []
-        for piece in self.pieces:
+        for piece in self.pieces[skip:]:
             if position >= piece.end_s - 1e-3:
                 heard.append(piece.text)
                 continue

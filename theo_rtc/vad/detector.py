@@ -32,7 +32,7 @@ SENSITIVITY = {
 
 @dataclass(frozen=True, slots=True)
 class VADEvent:
-    kind: str  # "speech_start" | "speech_end"
+    kind: str  # "speech_start" | "speech_confirmed" | "speech_end"
     offset: int  # sample offset (16 kHz) in the stream where speech started / ended
 
 
@@ -43,8 +43,11 @@ class VoiceActivityDetector:
         *,
         min_speech_ms: int = 96,
         min_silence_ms: int = 400,
+        confirm_ms: int = 300,
         model_path: Path | None = None,
     ) -> None:
+        """``confirm_ms``: voiced audio after which a speech region is *confirmed* (a cough or a click
+        starts speech but is not confirmed; a barge-in waits for confirmation)."""
         threshold, energy_dbfs = SENSITIVITY[sensitivity]
         self.threshold = threshold
         self._negative_threshold = max(threshold - 0.15, 0.05)  # hysteresis: harder to leave speech
@@ -59,6 +62,9 @@ class VoiceActivityDetector:
         self.speaking = False
         self._run_start: int | None = None  # start of the current candidate speech run
         self._silence_start: int | None = None
+        self._confirm = int(confirm_ms * STT_SAMPLE_RATE / 1000)
+        self._voiced = 0  # voiced samples in the current speech region
+        self._confirmed = False
         self.silero_calls = 0
         self.prefiltered = 0
 
@@ -96,6 +102,7 @@ class VoiceActivityDetector:
                 if self._offset - self._run_start >= self._min_speech:
                     self.speaking = True
                     self._silence_start = None
+                    self._voiced, self._confirmed = self._offset - self._run_start, False
                     return VADEvent("speech_start", self._run_start)
             else:
                 self._run_start = None
@@ -109,6 +116,10 @@ class VoiceActivityDetector:
                 return VADEvent("speech_end", self._silence_start)
         else:
             self._silence_start = None
+            self._voiced += len(frame)
+            if not self._confirmed and self._voiced >= self._confirm:
+                self._confirmed = True
+                return VADEvent("speech_confirmed", self._offset)
         return None
 
     @property

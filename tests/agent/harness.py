@@ -1,0 +1,57 @@
+"""Helpers of the agent tests: an in-process Call with the agent, real speech in, explicit playout."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bench.evalsets import EVAL_ROOT
+from tests.realtime.helpers import pcm16
+from tests.transports.harness import Events, ListenerSink
+from theo_rtc.agent import AgentOptions
+from theo_rtc.runtime import TheoRuntime
+from theo_rtc.session import SessionConfig
+from theo_rtc.transports import Call, SessionRegistry
+from theo_rtc.transports.protocol import TheoDialect
+
+LIBRIVOX = EVAL_ROOT / "librivox_pocketsphinx_en"
+FIRST = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0870.wav"
+SECOND = LIBRIVOX / "goforward.wav"
+FRAME = 640  # 20 ms of 16 kHz PCM16
+
+
+async def open_call(runtime: TheoRuntime, options: AgentOptions) -> tuple[Call, Events, ListenerSink]:
+    events = Events()
+    sink = ListenerSink(events)
+    config = SessionConfig(model="whisper-tiny.en", tts_model="piper-en-joe", partials=False)
+    call = Call(runtime, SessionRegistry(4), TheoDialect(), events, config, sink=sink, agent=options)
+    call.reserve()
+    await call.open()
+    return call, events, sink
+
+
+def say(call: Call, path: Path, silence_s: float = 1.5) -> None:
+    speech, _ = pcm16(path, 16_000)
+    audio = speech + bytes(int(32_000 * silence_s))
+    for i in range(0, len(audio), FRAME):
+        call.push_pcm16(audio[i : i + FRAME], max_frame=65536)
+
+
+async def play_out(call: Call, sink: ListenerSink) -> None:
+    """The listener hears everything the agent says until it stops speaking."""
+    async with asyncio.timeout(120):
+        while call.speaker is not None and (call.speaker.speaking or (call.agent and call.agent.responding)):
+            sink.play(0.5)
+            await asyncio.sleep(0.02)
+
+
+async def until_state(events: Events, state: str, count: int = 1) -> dict[str, Any]:
+    async with asyncio.timeout(120):
+        while len(found := [e for e in events.of("agent.state") if e["state"] == state]) < count:
+            await events.wait_for("agent.state", len(events.of("agent.state")) + 1)
+    return found[count - 1]
+
+
+def order(events: Events, *kinds: str) -> list[int]:
+    return [next(i for i, e in enumerate(events.events) if e["type"] == k) for k in kinds]
