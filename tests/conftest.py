@@ -17,7 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = Path(os.environ.get("THEO_TEST_HOME", REPO / ".cache" / "theo-test-home"))
-MODELS = ("whisper-tiny.en", "whisper-base", "silero-vad", "kokoro-82m", "piper-en-joe")
+MODELS = ("whisper-tiny.en", "whisper-base", "silero-vad", "kokoro-82m", "piper-en-joe", "smart-turn-v3.2")
 
 sys.path.insert(0, str(REPO))  # bench.evalsets, bench.harness
 

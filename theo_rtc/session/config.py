@@ -21,6 +21,12 @@ class SessionConfig(BaseModel):
     vad_sensitivity: Sensitivity = Sensitivity.NORMAL
     turn_detection: bool = Field(default=True, description="Commit on VAD speech end; False = client commits")
     min_silence_ms: int = Field(default=400, ge=100, le=5_000, description="Silence that ends an utterance")
+    endpointing: Literal["silence", "smart"] = Field(
+        default="silence",
+        description="silence: a turn ends after min_silence_ms; smart: after min_silence_ms the Smart Turn "
+        "model decides, an incomplete turn waits for more speech up to max_silence_ms",
+    )
+    max_silence_ms: int = Field(default=1_500, ge=200, le=10_000, description="Smart endpointing's limit")
     preroll_ms: int = Field(default=300, ge=0, le=2_000, description="Audio kept before speech start")
     partial_interval_ms: int = Field(default=300, ge=100, le=5_000, description="Audio between decodes")
     partials: bool = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from theo_rtc.backends.types import AudioArray
 from theo_rtc.observability import metrics
@@ -54,14 +54,15 @@ class AudioIntake:
         """Wait until every queued frame has been processed."""
         await self._idle.wait()
 
-    async def run(self, process: Callable[[AudioArray], None]) -> None:
-        """Hand the queued frames to ``process``, in order, for as long as the session runs."""
+    async def run(self, process: Callable[[AudioArray], Awaitable[None]]) -> None:
+        """Hand the queued frames to ``process``, in order, for as long as the session runs (the next
+        frames wait while ``process`` awaits: a turn judgement sees exactly the audio before it)."""
         while True:
             samples = await self._queue.get()
             if samples is None:
                 break
             try:
-                process(samples)
+                await process(samples)
             finally:
                 self._queued_samples -= len(samples)
                 if not self._queued_samples:

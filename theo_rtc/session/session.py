@@ -36,6 +36,7 @@ from theo_rtc.observability import metrics
 from theo_rtc.preprocessing import StreamPreprocessor, pcm16_to_float
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.session.config import SessionConfig
+from theo_rtc.session.endpointer import COMPLETE, endpointer_for
 from theo_rtc.session.engine_stream import EngineStream
 from theo_rtc.session.events import EventQueue
 from theo_rtc.session.input_gate import InputGate
@@ -76,6 +77,7 @@ class StreamingSession:
         self.state = StateMachine(timeouts or Timeouts(), self._on_state_change)
         self._preprocessor = StreamPreprocessor(self.config.sample_rate, runtime.settings.preprocessing)
         self._vad = self._new_vad()
+        self._endpointer = endpointer_for(self.config, self.runtime.store)
         self._intake = AudioIntake(self.emit)
         self._segments = Segments(self.ring)
         self._stream = EngineStream(self.id, runtime.workers, self.ring, self._segments, self.emit)
@@ -105,7 +107,7 @@ class StreamingSession:
         self._events.start()
         self.emit("session.created", session_id=self.id, config=self.config.model_dump(mode="json"))
         self._tasks = [
-            asyncio.create_task(self._intake.run(self._process), name=f"{self.id}-process"),
+            asyncio.create_task(self._intake.run(self._process_and_judge), name=f"{self.id}-process"),
             asyncio.create_task(self._worker_loop(), name=f"{self.id}-worker"),
             asyncio.create_task(self._ticker(), name=f"{self.id}-ticker"),
         ]
@@ -215,7 +217,7 @@ class StreamingSession:
         self._intake.put(samples, self.config.sample_rate)
 
     async def configure(self, changes: dict[str, Any]) -> None:
-        merged = self.config.updated(changes)
+        old, merged = self.config, self.config.updated(changes)
         if merged.model != self.config.model:
             if self._segments.in_progress or self._stream.pending:
                 raise InvalidRequestError("the model can only change between utterances", param="model")
@@ -227,7 +229,10 @@ class StreamingSession:
             self.config.min_silence_ms,
         )
         model_changed = merged.model != self.config.model
+        endpointer = endpointer_for(merged, self.runtime.store)  # fails before anything changed
         self.config = merged
+        if (merged.endpointing, merged.max_silence_ms) != (old.endpointing, old.max_silence_ms):
+            self._endpointer = endpointer
         if vad_changed and not self._segments.in_progress:
             self._vad = self._new_vad()
         if model_changed:
@@ -288,6 +293,8 @@ class StreamingSession:
                 self.emit("vad.speech_confirmed", timestamp_ms=ms(event.offset), segment_id=self._segments.id)
             else:
                 self._on_speech_end(event.offset)
+        if (pause := self._endpointer.overdue(self.ring.write_offset, self._vad.speaking)) is not None:
+            self._end_turn(pause)  # an incomplete turn's silence reached max_silence_ms
         if self._segments.in_progress:
             if self.ring.needs_force_commit:
                 self._force_commit()
@@ -295,6 +302,28 @@ class StreamingSession:
                 chunk = StreamChunk(self._segments.unsent(self.ring.write_offset), decode=True)
                 self._stream.request_partial(chunk, self._segments.id)
                 self._last_decode_at = self.ring.write_offset
+
+    async def _process_and_judge(self, raw: AudioArray) -> None:
+        self._process(raw)
+        start = self._segments.start
+        if start is None or not (
+            judged := await self._endpointer.judge(lambda end: self.ring.read(start, end))
+        ):
+            return
+        pause, probability = judged
+        complete = probability >= COMPLETE
+        self.emit(
+            "vad.turn_prediction",
+            segment_id=self._segments.id,
+            probability=round(probability, 3),
+            complete=complete,
+        )
+        if complete:
+            self._end_turn(pause)
+
+    def _end_turn(self, pause: int) -> None:
+        if self._segments.in_progress:
+            self._issue_commit(forced=False, end=min(self.ring.write_offset, pause + _COMMIT_TAIL))
 
     def _should_decode_partial(self) -> bool:
         return (
@@ -309,6 +338,7 @@ class StreamingSession:
 
     def _on_speech_start(self, offset: int) -> None:
         self.state.transition(SessionState.ACTIVE)
+        self._endpointer.resumed()
         self._transcriber.speech_started()
         if not self._segments.in_progress:
             start, continues = self._segments.speech_start(offset, self.config.preroll_ms * 16)
@@ -329,7 +359,10 @@ class StreamingSession:
         self._segments.last_speech_end = offset
         self.emit("vad.speech_end", timestamp_ms=ms(offset), segment_id=self._segments.id)
         if self.config.turn_detection and self._segments.in_progress:
-            self._issue_commit(forced=False, end=min(self.ring.write_offset, offset + _COMMIT_TAIL))
+            if self._endpointer.smart:
+                self._endpointer.paused(offset)  # the model decides (_process_and_judge)
+            else:
+                self._issue_commit(forced=False, end=min(self.ring.write_offset, offset + _COMMIT_TAIL))
 
     def _force_commit(self) -> None:
         if not self._segments.in_progress:
