@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -115,3 +116,68 @@ def test_unknown_granularity(http: httpx.Client) -> None:
 
 def test_unknown_route_is_openai_shaped(http: httpx.Client) -> None:
     assert_error(http.get("/v1/nothing-here"), 404, "not_found")
+
+
+# --- issue 14: no 500 for any field, every body bounded ----------------------------------------------------
+LONG_NAME = "m" * 300
+
+
+def test_model_names_over_255_characters(http: httpx.Client) -> None:
+    assert_error(post(http, GOOD, model=LONG_NAME), 400, "invalid_value", "model")
+    assert_error(
+        http.post("/v1/audio/translations", data={"model": LONG_NAME}, files={"file": ("a.wav", GOOD)}),
+        400,
+        "invalid_value",
+        "model",
+    )
+    speech = http.post("/v1/audio/speech", json={"model": LONG_NAME, "input": "hi", "voice": "alloy"})
+    assert_error(speech, 400, "invalid_value", "model")
+    assert http.get(f"/v1/models/{LONG_NAME}").status_code in (400, 404)
+    assert http.get("/v1/audio/voices", params={"model": LONG_NAME}).status_code in (400, 404)
+
+
+def wav_with_header(bits_per_sample: int, *, block_align: int = 2, channels: int = 1) -> bytes:
+    """A WAV whose fmt chunk says what the caller asks, followed by 0.5 s of PCM16 speech."""
+    import struct
+
+    pcm = GOOD[44 : 44 + 16000]
+    fmt = struct.pack("<HHIIHH", 1, channels, 16000, 16000 * block_align, block_align, bits_per_sample)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"bits_per_sample": 0},
+        {"bits_per_sample": 0, "block_align": 0},
+        {"bits_per_sample": 16, "channels": 0},
+    ],
+)
+def test_wav_with_nonsense_header_fields(http: httpx.Client, header: dict[str, int]) -> None:
+    response = post(http, wav_with_header(**header))
+    assert response.status_code in (200, 400), response.text  # never a 500
+    if response.status_code == 400:
+        assert_error(response, 400, "invalid_audio", "file")
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/v1/text/normalize", "application/json"),
+        ("/v1/realtime/calls", "application/sdp"),
+        ("/v1/audio/speech", "application/json"),
+        ("/v1/livekit/sessions", "application/json"),
+    ],
+)
+def test_every_body_reading_route_is_bounded(http: httpx.Client, path: str, content_type: str) -> None:
+    big = b" " * (2 * 1024 * 1024)  # over the 1 MiB default of THEO_MAX_BODY_BYTES
+    declared = http.post(path, content=big, headers={"content-type": content_type})
+    assert_error(declared, 413, "request_too_large")
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(32):
+            yield b" " * (64 * 1024)
+
+    streamed = http.post(path, content=chunked(), headers={"content-type": content_type})
+    assert_error(streamed, 413, "request_too_large")

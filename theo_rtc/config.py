@@ -37,6 +37,8 @@ class TheoSettings(BaseSettings):
     )
 
     max_upload_bytes: int = 25 * 1024 * 1024  # OpenAI's limit
+    # Every other request body (text to normalize, SDP offers, speech requests): 413 past this.
+    max_body_bytes: int = 1024 * 1024
     max_audio_seconds: float = 3600.0
 
     worker_start_timeout_s: float = 120.0

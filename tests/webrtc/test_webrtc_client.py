@@ -122,6 +122,27 @@ async def test_data_channel_bad_messages_and_configure(rtc_server: RunningServer
     await client.close()
 
 
+async def test_data_channel_wrong_type_fields_do_not_end_the_call(rtc_server: RunningServer) -> None:
+    """Issue 14: a wrong-type field used to end the whole call on the data channel, without an error."""
+    from tests.transports.test_bad_fields import ISSUE_CASES, error_param
+
+    client = WebRTCClient(rtc_server.url)
+    await client.connect()
+    cases = [(message, param) for which, message, param in ISSUE_CASES if which == "theo"]
+    for message, _ in cases:
+        client.send(message)
+    client.send({"type": "session.configure", "partials": False})
+    await client.wait_for("session.configured", 10)
+    errors = client.of("error")
+    assert [error_param(e)[-len(p) :] for e, (_, p) in zip(errors, cases, strict=True)] == [
+        p for _, p in cases
+    ]
+    client.send({"type": "session.close"})
+    closed = await client.wait_for("session.closed", 10)
+    assert closed["reason"] == "client"
+    await client.close()
+
+
 async def test_hangup_endpoint(rtc_server: RunningServer) -> None:
     client = WebRTCClient(rtc_server.url)
     await client.connect()

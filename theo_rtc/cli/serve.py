@@ -58,4 +58,7 @@ def register(app: typer.Typer) -> None:
             log_level=log_level,
             ws_ping_interval=10.0,
             ws_ping_timeout=5.0,
+            # One WebSocket message is read whole before Theo sees it: bound it (uvicorn's default is
+            # 16 MiB). Up to 4 x THEO_MAX_FRAME_BYTES a message is answered in-band; past this, close 1009.
+            ws_max_size=max(1 << 20, 4 * settings.max_frame_bytes + 1024),
         )

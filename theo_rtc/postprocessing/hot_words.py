@@ -17,7 +17,11 @@ from rapidfuzz.distance import Levenshtein
 
 from theo_rtc.postprocessing.tokens import Token, strip_accents, tokenize, word_set
 
+# Hot words come from clients: bounded before any processing (``parse_hot_words``), and again here.
 MAX_HOT_WORDS = 200
+MAX_HOT_WORDS_CHARS = 8_000  # the whole list, separators included
+MAX_HOT_WORD_CHARS = 64  # one hot word
+MAX_HOT_WORD_TOKENS = 4  # "Banco do Brasil": a hot word of n words makes every position try n+1 spans
 _MIN_CHARS = 3
 _MAX_EXTRA_TOKENS = 1  # a hot word of n words may have been heard as n+1
 
@@ -83,9 +87,13 @@ def _norm(text: str) -> str:
 def prepare_hot_words(hot_words: Sequence[str]) -> list[HotWord]:
     prepared: dict[str, HotWord] = {}
     for raw in hot_words[:MAX_HOT_WORDS]:
+        if len(raw) > 4 * MAX_HOT_WORD_CHARS:
+            continue
         written = " ".join(raw.split())
         norm = _norm(written)
         if len(norm) < 2 or norm in prepared:
+            continue
+        if len(written) > MAX_HOT_WORD_CHARS or written.count(" ") >= MAX_HOT_WORD_TOKENS:
             continue
         prepared[norm] = HotWord(written, norm, phonetic_key(norm), len(written.split()))
     return list(prepared.values())
@@ -119,12 +127,13 @@ class HotWordCorrector:
         tokens = tokenize(text)
         norms = [_norm(t.core) for t in tokens]
         choices = [h.norm for h in prepared]
+        known = frozenset(choices)
         max_words = max(h.words for h in prepared) + _MAX_EXTRA_TOKENS
         pieces: list[str] = []
         hits: list[str] = []
         i = 0
         while i < len(tokens):
-            best = self._best_at(tokens, norms, i, prepared, choices, max_words)
+            best = self._best_at(tokens, norms, i, prepared, choices, known, max_words)
             if best is None:
                 pieces.append(tokens[i].raw)
                 i += 1
@@ -144,6 +153,7 @@ class HotWordCorrector:
         i: int,
         prepared: Sequence[HotWord],
         choices: Sequence[str],
+        known: frozenset[str],
         max_words: int,
     ) -> tuple[HotWord, int] | None:
         best: tuple[float, int, HotWord] | None = None
@@ -158,7 +168,7 @@ class HotWordCorrector:
             candidate = "".join(norms[i : i + length])
             if not candidate:
                 break
-            if length > 1 and any(norms[k] in choices for k in range(i, i + length)):
+            if length > 1 and any(norms[k] in known for k in range(i, i + length)):
                 break  # "no Nubank" must not swallow "no": a word of the span already is a hot word
             found = process.extractOne(candidate, choices, scorer=fuzz.ratio)
             if found is None:

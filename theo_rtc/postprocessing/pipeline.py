@@ -8,6 +8,7 @@ Never apply it to partial transcripts.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,7 +20,13 @@ from theo_rtc.backends.types import TranscriptSegment
 from theo_rtc.observability import metrics
 from theo_rtc.postprocessing.alignment import realign_words
 from theo_rtc.postprocessing.entity_formatting import EntityFormatter
-from theo_rtc.postprocessing.hot_words import MAX_HOT_WORDS, HotWordCorrector
+from theo_rtc.postprocessing.hot_words import (
+    MAX_HOT_WORD_CHARS,
+    MAX_HOT_WORD_TOKENS,
+    MAX_HOT_WORDS,
+    MAX_HOT_WORDS_CHARS,
+    HotWordCorrector,
+)
 from theo_rtc.postprocessing.itn import ITN_LANGUAGES, NemoITN
 from theo_rtc.postprocessing.language import SUPPORTED, resolve_language
 
@@ -34,19 +41,55 @@ _MAX_HOT_WORD_LABELS = (
 )
 
 
-def parse_hot_words(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    """'PIX, TED,Selic' or ["PIX", "TED"] -> ("PIX", "TED", "Selic"); blanks and duplicates dropped."""
+class HotWordsError(ValueError):
+    """Hot words over one of the limits (``parse_hot_words(..., strict=True)``)."""
+
+
+def parse_hot_words(value: str | Sequence[str] | None, *, strict: bool = False) -> tuple[str, ...]:
+    """'PIX, TED,Selic' or ["PIX", "TED"] -> ("PIX", "TED", "Selic"); blanks and duplicates dropped.
+
+    Bounded before anything else happens, in time linear in what is read: at most
+    :data:`MAX_HOT_WORDS_CHARS` characters of input are looked at, at most :data:`MAX_HOT_WORDS` words
+    kept, each of at most :data:`MAX_HOT_WORD_CHARS` characters and :data:`MAX_HOT_WORD_TOKENS` words.
+    ``strict`` (client input): raise :class:`HotWordsError` instead of dropping what is over a limit.
+    """
     if value is None:
         return ()
-    items = (
-        value.split(",") if isinstance(value, str) else [part for v in value for part in str(v).split(",")]
-    )
-    seen: dict[str, None] = {}
+    items = [value] if isinstance(value, str) else value
+    budget = MAX_HOT_WORDS_CHARS
+    seen: dict[str, str] = {}  # lower-case -> as written
     for item in items:
-        word = " ".join(item.split())
-        if word and word.lower() not in (s.lower() for s in seen):
-            seen[word] = None
-    return tuple(seen)[:MAX_HOT_WORDS]
+        text = item if isinstance(item, str) else str(item)
+        if len(text) > budget:
+            if strict:
+                raise HotWordsError(
+                    f"hot_words hold more than {MAX_HOT_WORDS_CHARS} characters; send at most "
+                    f"{MAX_HOT_WORDS} words"
+                )
+            text = text[:budget]
+        budget -= max(1, len(text))  # an empty item still costs: a list of them ends too
+        for part in text.split(","):
+            word = " ".join(part.split())
+            if not word:
+                continue
+            if len(word) > MAX_HOT_WORD_CHARS or word.count(" ") >= MAX_HOT_WORD_TOKENS:
+                if strict:
+                    raise HotWordsError(
+                        f"hot word {word[:40]!r}... is too long: at most {MAX_HOT_WORD_CHARS} characters "
+                        f"and {MAX_HOT_WORD_TOKENS} words each"
+                    )
+                continue
+            key = word.lower()
+            if key in seen:
+                continue
+            if len(seen) >= MAX_HOT_WORDS:
+                if strict:
+                    raise HotWordsError(f"at most {MAX_HOT_WORDS} hot words are accepted")
+                return tuple(seen.values())
+            seen[key] = word
+        if budget <= 0:
+            break
+    return tuple(seen.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +165,12 @@ class PostProcessor:
                            PostProcessingOptions(language=language, hot_words=("PIX",)))  # fmt: skip
 
     # --- text ----------------------------------------------------------------------------------------------
+    async def normalize_async(
+        self, text: str, options: PostProcessingOptions | None = None
+    ) -> NormalizationResult:
+        """:meth:`normalize` in a worker thread: CPU work (NeMo, fuzzy matching) never runs on the loop."""
+        return await asyncio.to_thread(self.normalize, text, options)
+
     def process_text(self, text: str, options: PostProcessingOptions | None = None) -> str:
         return self.normalize(text, options).text
 
@@ -193,6 +242,12 @@ class PostProcessor:
         metrics.stt_hot_word_hits_total.labels(hot_word=hot_word).inc()
 
     # --- segments ------------------------------------------------------------------------------------------
+    async def process_segments_async(
+        self, segments: Iterable[TranscriptSegment], options: PostProcessingOptions | None = None
+    ) -> list[TranscriptSegment]:
+        """:meth:`process_segments` in a worker thread (call this from the event loop)."""
+        return await asyncio.to_thread(self.process_segments, list(segments), options)
+
     def process_segments(
         self, segments: Iterable[TranscriptSegment], options: PostProcessingOptions | None = None
     ) -> list[TranscriptSegment]:

@@ -12,12 +12,19 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from theo_rtc.config import TheoSettings
-from theo_rtc.errors import ChecksumMismatchError, ModelNotFoundError, ModelStoreError
+from theo_rtc.errors import (
+    ChecksumMismatchError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    ModelStoreError,
+)
 from theo_rtc.registry.catalog import Source, catalog_entry, load_catalog
 from theo_rtc.registry.manifest import MANIFEST_FILE, ModelManifest
 from theo_rtc.registry.sources import NullProgress, Progress, fetch_source
 
 log = logging.getLogger(__name__)
+
+MAX_MODEL_NAME = 255  # one directory name in the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +124,11 @@ class ModelStore:
         return self.get(name)
 
     def _path(self, name: str) -> Path:
+        if not isinstance(name, str) or len(name) > MAX_MODEL_NAME:
+            # A file name cannot be longer (ENAMETOOLONG would surface as a 500): a bad value, not a lookup.
+            raise InvalidRequestError(
+                f"a model name has at most {MAX_MODEL_NAME} characters", param="model", code="invalid_value"
+            )
         if not name or "/" in name or name.startswith(".") or "\\" in name:
             raise ModelNotFoundError(f"invalid model name {name!r}", param="model")
         return self.root / name

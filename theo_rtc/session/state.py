@@ -28,6 +28,9 @@ _ALLOWED = {
 }
 
 
+_IDLE_STATES = frozenset({SessionState.INIT, SessionState.SILENCE, SessionState.HOLD})
+
+
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     init_s: float = 30.0  # no audio at all -> CLOSED
@@ -48,6 +51,9 @@ class StateMachine:
         self._on_change = on_change
         self._clock = clock
         self.entered_at = clock()
+        # Set by whoever knows the session is busy without incoming audio (speaking): while it returns True,
+        # the INIT/SILENCE/HOLD timeouts do not run.
+        self.busy: Callable[[], bool] | None = None
 
     def transition(self, new: SessionState) -> bool:
         if new == self.state:
@@ -61,6 +67,10 @@ class StateMachine:
 
     def expired(self) -> SessionState | None:
         """The state a timeout moves to now, if the current state's timeout has passed."""
+        if self.state in _IDLE_STATES and self.busy is not None and self.busy():
+            # Speaking (a held input gate) is not idleness: the timeout starts once the session goes quiet.
+            self.entered_at = self._clock()
+            return None
         elapsed = self._clock() - self.entered_at
         if self.state == SessionState.INIT and elapsed >= self.timeouts.init_s:
             return SessionState.CLOSED

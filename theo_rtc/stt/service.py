@@ -75,14 +75,16 @@ class TranscriptionService:
     async def load_audio(self, source: bytes | Path) -> AudioArray:
         """Decode and preprocess off the event loop; raises InvalidAudioError/AudioTooLongError."""
         started = time.perf_counter()
-        decoded = await asyncio.to_thread(decode_audio, source, max_seconds=self.settings.max_audio_seconds)
+        # Resampled to 16 kHz while decoding: memory is bounded by the duration limit, whatever the rate.
+        decoded = await asyncio.to_thread(
+            decode_audio, source, max_seconds=self.settings.max_audio_seconds, target_rate=STT_SAMPLE_RATE
+        )
         audio = await asyncio.to_thread(preprocess, decoded, self.settings.preprocessing)
         metrics.stt_preprocessing_duration_seconds.observe(time.perf_counter() - started)
         log.info(
-            "decoded %s audio: %.2f s, %d Hz, %d ch -> 16 kHz mono",
+            "decoded %s audio: %.2f s, %d ch -> 16 kHz mono",
             decoded.source_format,
             decoded.duration,
-            decoded.sample_rate,
             decoded.source_channels,
         )
         return audio
@@ -107,7 +109,7 @@ class TranscriptionService:
                 request = replace(request, postprocess={**request.postprocess, "language": info.language})
             yield info, None
             async for segment in result.segments:
-                for rewritten in self.rewrite([segment], request):
+                for rewritten in await self.rewrite_async([segment], request):
                     yield info, rewritten
 
     async def transcribe(self, audio: AudioArray, request: TranscriptionRequest) -> TranscriptionResult:
@@ -152,9 +154,19 @@ class TranscriptionService:
     def rewrite(
         self, segments: list[TranscriptSegment], request: TranscriptionRequest
     ) -> list[TranscriptSegment]:
+        """Post-process final segments here, in the calling thread (never call it on the event loop)."""
         for rewriter in self.rewriters:
             segments = rewriter(segments, request)
         return segments
+
+    async def rewrite_async(
+        self, segments: list[TranscriptSegment], request: TranscriptionRequest
+    ) -> list[TranscriptSegment]:
+        """:meth:`rewrite` in a worker thread: ITN, entities and hot words are CPU work that must not hold
+        the event loop (every other request and stream waits on it)."""
+        if not self.rewriters:
+            return segments
+        return await asyncio.to_thread(self.rewrite, segments, request)
 
     def _observe_language(self, request: TranscriptionRequest, info: TranscriptionInfo) -> None:
         if request.language and info.language and request.language.split("-")[0] != info.language:

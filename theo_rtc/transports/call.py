@@ -79,6 +79,8 @@ class Call:
         self.session = StreamingSession(
             runtime, _Observed(output, self._observers), config, timeouts=timeouts
         )
+        # A session that is speaking (its input gate held) is not idle, whether or not audio comes in.
+        self.session.state.busy = lambda: self.session.input_gate.closed
         self.speaker = speaker  # shared by the transport (one voice for many sessions), or made at open()
         self._owns_speaker = speaker is None
         self.end_reason = "disconnected"
@@ -277,6 +279,18 @@ class Call:
                 await self._configure_agent(agent)
         except TheoError as exc:
             self._send_error(exc, event_id)
+        except Exception as exc:
+            # A field of a type nobody checked (a list where a string belongs, an object for a number...):
+            # the client hears about it and the call goes on. The dialects check what they know; this is
+            # the backstop, so no message can end a call without an error event.
+            log.warning("%s: client message failed", self.id, exc_info=True)
+            code = (
+                "invalid_value" if isinstance(exc, ValueError | TypeError | LookupError) else "internal_error"
+            )
+            self._send_error(
+                InvalidRequestError(f"the message could not be applied: {_describe(exc)}", code=code),
+                event_id,
+            )
 
     def _tool_result(self, payload: dict[str, Any]) -> None:
         call_id, output = payload.get("call_id"), payload.get("output")
@@ -330,6 +344,11 @@ class Call:
         self.output.send_raw(
             self.dialect.error(exc.code or "invalid_request", exc.message, param=exc.param, event_id=event_id)
         )
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 class _Observed:

@@ -23,6 +23,7 @@ from theo_rtc.errors import InvalidRequestError, TheoError
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.scheduler import Priority
 from theo_rtc.session import InputGate, StreamingSession
+from theo_rtc.session.state import SessionState
 from theo_rtc.transports.sink import AudioSink, PlaybackResult
 from theo_rtc.tts.service import SpeechRequest
 
@@ -180,6 +181,10 @@ class Speaker:
                         first_audio_ms=round((time.monotonic() - started) * 1000),
                     )
                     announced = True
+                    if session.state.state == SessionState.INIT:
+                        # A session used for speech only never sends audio: speaking ends INIT's "no
+                        # audio" timeout (SILENCE/HOLD's then apply, and they wait while it speaks).
+                        session.state.transition(SessionState.SILENCE)
                 async for chunk in stream:
                     await sink.capture(chunk.pcm16, chunk.sample_rate)
                     audio_s += chunk.duration

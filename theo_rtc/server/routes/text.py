@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from theo_rtc.errors import InvalidRequestError
-from theo_rtc.postprocessing import DOMAINS, PostProcessingOptions, get_postprocessor, parse_hot_words
+from theo_rtc.postprocessing import (
+    DOMAINS,
+    HotWordsError,
+    PostProcessingOptions,
+    get_postprocessor,
+    parse_hot_words,
+)
 from theo_rtc.postprocessing.pipeline import MAX_TEXT_CHARS
 
 router = APIRouter(tags=["text"])
-
-# Short texts are processed inline (well under the event loop's budget); long ones, and any text while
-# NeMo's grammars are still to be loaded (1-8 s), in a worker thread.
-_INLINE_CHARS = 2_000
 
 
 class NormalizeRequest(BaseModel):
@@ -43,18 +44,19 @@ async def normalize_text(body: NormalizeRequest) -> NormalizeResponse:
         raise InvalidRequestError(f"domain must be one of: {', '.join(DOMAINS)}", param="domain")
     if len(body.text) > MAX_TEXT_CHARS:
         raise InvalidRequestError(f"text is longer than {MAX_TEXT_CHARS} characters", param="text")
+    try:
+        hot_words = parse_hot_words(body.hot_words, strict=True)
+    except HotWordsError as exc:
+        raise InvalidRequestError(str(exc), param="hot_words", code="invalid_value") from None
     options = PostProcessingOptions(
         itn=body.itn,
         entities=body.entities,
         domain=body.domain,  # type: ignore[arg-type]  # checked against DOMAINS above
         language=body.language,
-        hot_words=parse_hot_words(body.hot_words),
+        hot_words=hot_words,
     )
-    processor = get_postprocessor()
-    if len(body.text) <= _INLINE_CHARS and processor.itn.ready():
-        result = processor.normalize(body.text, options)
-    else:
-        result = await asyncio.to_thread(processor.normalize, body.text, options)
+    # In a worker thread, whatever the length: NeMo, entity rules and fuzzy matching are CPU work.
+    result = await get_postprocessor().normalize_async(body.text, options)
     return NormalizeResponse(
         text=result.text,
         language=result.language,

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 
 from theo_rtc.backends.types import Task
 from theo_rtc.errors import InvalidRequestError, TheoError, UploadTooLargeError
-from theo_rtc.postprocessing import parse_hot_words
+from theo_rtc.postprocessing import HotWordsError, parse_hot_words
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.stt import CONTENT_TYPES, ResponseFormat, TranscriptionRequest, render
 
@@ -32,6 +32,13 @@ def _parse_format(value: str) -> ResponseFormat:
         raise InvalidRequestError(
             f"unsupported response_format {value!r}; use one of {_FORMATS}", param="response_format"
         ) from None
+
+
+def _hot_words(value: str | None) -> tuple[str, ...]:
+    try:
+        return parse_hot_words(value, strict=True)
+    except HotWordsError as exc:
+        raise InvalidRequestError(str(exc), param="hot_words", code="invalid_value") from None
 
 
 async def _read_upload(request: Request, file: UploadFile) -> bytes:
@@ -66,11 +73,12 @@ async def _handle(
             f"unsupported timestamp_granularities {sorted(unknown)}; use word and/or segment",
             param="timestamp_granularities",
         )
+    words_to_favour = _hot_words(hot_words)
     runtime = _runtime(request)
     model = runtime.transcriptions.resolve_model(model, task)
     runtime.store.get(model)  # unknown model -> 404 before any decoding work
     runtime.transcriptions.validate(
-        TranscriptionRequest(model=model, hot_words=parse_hot_words(hot_words), postprocess=postprocess)
+        TranscriptionRequest(model=model, hot_words=words_to_favour, postprocess=postprocess)
     )
     data = await _read_upload(request, file)
     audio = await runtime.transcriptions.load_audio(data)
@@ -82,7 +90,7 @@ async def _handle(
         prompt=prompt or None,
         temperature=temperature,
         word_timestamps=words,
-        hot_words=parse_hot_words(hot_words),
+        hot_words=words_to_favour,
         postprocess=postprocess,
     )
     if stream:

@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from theo_rtc.errors import InvalidRequestError
+from theo_rtc.postprocessing import HotWordsError, parse_hot_words
 from theo_rtc.session import SessionConfig, StreamingSession
 
 if TYPE_CHECKING:
@@ -33,6 +34,20 @@ def parse_event(text: str, max_chars: int) -> tuple[dict[str, Any], str | None]:
         )
     event_id = payload.get("event_id")
     return payload, event_id if isinstance(event_id, str) else None
+
+
+def bounded_hot_words(fields: dict[str, Any]) -> dict[str, Any]:
+    """Session fields with ``hot_words`` held to the post-processing limits before the session sees them:
+    one list item may hold thousands of comma-separated words, which a count of items does not catch.
+    The words are split at the commas (what post-processing does anyway); other types are left to the
+    session's own validation."""
+    value = fields.get("hot_words")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return fields
+    try:
+        return fields | {"hot_words": list(parse_hot_words(value, strict=True))}
+    except HotWordsError as exc:
+        raise InvalidRequestError(str(exc), param="hot_words", code="invalid_value") from None
 
 
 class Dialect(ABC):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import math
 import uuid
 from typing import Any
 
@@ -24,6 +26,31 @@ OPENAI_RATE = 24_000
 
 def _event_id() -> str:
     return f"event_{uuid.uuid4().hex[:20]}"
+
+
+def _object(value: object, param: str) -> dict[str, Any]:
+    """An optional JSON object field: absent (or null) is empty, anything but an object is an error."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidRequestError(f"{param} must be an object", param=param)
+    return value
+
+
+def _number(value: object, param: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):
+            if math.isfinite(number := float(value)):
+                return number
+    raise InvalidRequestError(f"{param} must be a number", param=param)
+
+
+def _integer(value: object, param: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    raise InvalidRequestError(f"{param} must be an integer", param=param)
 
 
 class OpenAIDialect(Dialect):
@@ -48,8 +75,11 @@ class OpenAIDialect(Dialect):
         self._config = SessionConfig(model=default_model, sample_rate=OPENAI_RATE)
         return self._config
 
-    def _model(self, name: str | None) -> str:
+    def _model(self, name: object) -> str:
         """A transcription model name (GA or beta field) as the local model that serves it."""
+        param = "session.model"  # as before: clients match on it
+        if name is not None and not isinstance(name, str):
+            raise InvalidRequestError("the transcription model must be a string", param=param)
         if not name:
             return self._default_model
         if name in self._installed:
@@ -57,12 +87,13 @@ class OpenAIDialect(Dialect):
         kind = openai_kind(name)  # OpenAI's names: theo_rtc.registry.aliases
         if kind is OpenAIModelKind.TRANSCRIPTION:
             return self._default_model
+        shown = name if len(name) <= 80 else name[:80] + "..."
         if kind is not None:
             raise InvalidRequestError(
-                f"{name!r} is a {kind.value} model, not a transcription model (use gpt-4o-transcribe)",
-                param="session.model",
+                f"{shown!r} is a {kind.value} model, not a transcription model (use gpt-4o-transcribe)",
+                param=param,
             )
-        raise InvalidRequestError(f"model {name!r} is not installed on this server", param="session.model")
+        raise InvalidRequestError(f"model {shown!r} is not installed on this server", param=param)
 
     def _changes(self, session_obj: dict[str, Any]) -> dict[str, Any]:
         changes: dict[str, Any] = {}
@@ -73,24 +104,31 @@ class OpenAIDialect(Dialect):
                 "session.type='transcription')",
                 param="session.type",
             )
-        audio_in = (session_obj.get("audio") or {}).get("input") or {}
+        audio = _object(session_obj.get("audio"), "session.audio")
+        audio_in = _object(audio.get("input"), "session.audio.input")
         fmt = audio_in.get("format") or {}
         if isinstance(fmt, dict) and fmt:
             if fmt.get("type", "audio/pcm") != "audio/pcm":
                 raise InvalidRequestError(
-                    f"unsupported audio format {fmt.get('type')!r}; use audio/pcm",
+                    f"unsupported audio format {str(fmt.get('type'))[:40]!r}; use audio/pcm",
                     param="session.audio.input.format",
                 )
-            changes["sample_rate"] = int(fmt.get("rate", OPENAI_RATE))
+            changes["sample_rate"] = _integer(fmt.get("rate", OPENAI_RATE), "session.audio.input.format.rate")
         if session_obj.get("input_audio_format") not in (None, "pcm16"):  # beta
             raise InvalidRequestError("only pcm16 input is supported", param="session.input_audio_format")
         transcription = audio_in.get("transcription") or session_obj.get("input_audio_transcription")
-        if isinstance(transcription, dict):
+        if transcription is not None:
+            transcription = _object(transcription, "session.audio.input.transcription")
             changes["model"] = self._model(transcription.get("model"))
-            if transcription.get("language"):
-                changes["language"] = transcription["language"]
-            if transcription.get("prompt"):
-                changes["prompt"] = transcription["prompt"]
+            for field in ("language", "prompt"):
+                value = transcription.get(field)
+                if value is not None and not isinstance(value, str):
+                    raise InvalidRequestError(
+                        f"the transcription {field} must be a string",
+                        param=f"session.audio.input.transcription.{field}",
+                    )
+                if value:
+                    changes[field] = value
         turn = (
             audio_in["turn_detection"]
             if "turn_detection" in audio_in
@@ -100,15 +138,25 @@ class OpenAIDialect(Dialect):
             changes["turn_detection"] = False
         elif isinstance(turn, dict):
             changes["turn_detection"] = True
+            param = "session.audio.input.turn_detection"
             if "silence_duration_ms" in turn:
-                changes["min_silence_ms"] = int(turn["silence_duration_ms"])
+                changes["min_silence_ms"] = _integer(
+                    turn["silence_duration_ms"], f"{param}.silence_duration_ms"
+                )
             if "prefix_padding_ms" in turn:
-                changes["preroll_ms"] = int(turn["prefix_padding_ms"])
+                changes["preroll_ms"] = _integer(turn["prefix_padding_ms"], f"{param}.prefix_padding_ms")
             if "threshold" in turn:
-                threshold = float(turn["threshold"])
+                threshold = _number(turn["threshold"], f"{param}.threshold")
+                if not 0.0 <= threshold <= 1.0:
+                    raise InvalidRequestError("threshold must be between 0 and 1", param=f"{param}.threshold")
                 changes["vad_sensitivity"] = (
                     "high" if threshold < 0.4 else "low" if threshold > 0.6 else "normal"
                 )
+        elif turn != "keep":
+            raise InvalidRequestError(
+                'turn_detection must be an object ({"type": "server_vad", ...}) or null',
+                param="session.audio.input.turn_detection",
+            )
         return changes
 
     def _session_object(self, config: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from theo_rtc.session import SessionConfig, StreamingSession
-from theo_rtc.transports.protocol.dialect import Dialect, UnknownEventError
+from theo_rtc.transports.protocol.dialect import Dialect, UnknownEventError, bounded_hot_words
 
 
 class TheoDialect(Dialect):
@@ -25,7 +25,8 @@ class TheoDialect(Dialect):
     async def handle(self, message: dict[str, Any], session: StreamingSession) -> bool:
         kind = message.get("type")
         if kind == "session.configure":
-            await session.configure({k: v for k, v in message.items() if k not in ("type", "event_id")})
+            changes = {k: v for k, v in message.items() if k not in ("type", "event_id")}
+            await session.configure(bounded_hot_words(changes))
         elif kind == "input_audio_buffer.commit":
             await session.commit()
         elif kind == "input_audio_buffer.clear":
