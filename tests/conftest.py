@@ -17,7 +17,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = Path(os.environ.get("THEO_TEST_HOME", REPO / ".cache" / "theo-test-home"))
-MODELS = ("whisper-tiny.en", "whisper-base", "silero-vad", "kokoro-82m", "piper-en-joe", "smart-turn-v3.2")
+# smollm2-135m: the local LLM runtime's fixture (tests/agent/test_local_llm.py), 94 MB, fast on 2 cores.
+MODELS = (
+    "whisper-tiny.en",
+    "whisper-base",
+    "silero-vad",
+    "kokoro-82m",
+    "piper-en-joe",
+    "smollm2-135m",
+    "smart-turn-v3.2",
+)
 
 sys.path.insert(0, str(REPO))  # bench.evalsets, bench.harness
 

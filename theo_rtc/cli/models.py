@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         if available:
             table = Table("NAME", "TYPE", "ENGINE", "SOURCE", "INSTALLED", "DESCRIPTION")
             for name, entry in load_catalog().items():
-                sources = ", ".join(s.kind for s in entry.sources) or "built in"
+                sources = ", ".join(dict.fromkeys(s.kind for s in entry.sources)) or "built in"
                 table.add_row(
                     name,
                     entry.manifest["type"],

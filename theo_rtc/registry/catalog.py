@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.resources import files
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, Field
@@ -34,7 +34,23 @@ class HuggingFaceSource(BaseModel):
     allow_patterns: list[str] = Field(default_factory=list)
 
 
-Source = Annotated[PyPISource | NpmSource | HuggingFaceSource, Field(discriminator="kind")]
+class BundledSource(BaseModel):
+    """Files shipped inside Theo itself (``theo_rtc/registry/notices/``): licence texts and notices that
+    must travel with weights whose own package carries none."""
+
+    kind: Literal["bundled"]
+    extract: dict[str, str]  # path under notices/ -> destination path
+
+    package: ClassVar[str] = "theo-rtc"  # how the store describes where a model came from
+
+    @property
+    def version(self) -> str:
+        from theo_rtc import __version__
+
+        return __version__
+
+
+Source = Annotated[PyPISource | NpmSource | HuggingFaceSource | BundledSource, Field(discriminator="kind")]
 
 
 class CatalogEntry(BaseModel):

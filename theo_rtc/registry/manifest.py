@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MANIFEST_FILE = "theo.yaml"
 
-ModelType = Literal["stt", "tts", "vad"]
+ModelType = Literal["stt", "tts", "vad", "llm"]
 
 
 class Capabilities(BaseModel):

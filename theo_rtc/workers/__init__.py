@@ -1,4 +1,4 @@
-"""Engine workers: subprocesses serving gRPC, their lifecycle manager and runtime-side clients."""
+"""Engine workers: subprocesses serving gRPC (STT, TTS) or HTTP (the LLM), their manager, clients."""
 
 from theo_rtc.workers.manager import WorkerManager
 from theo_rtc.workers.process import WorkerInfo, WorkerProcess, WorkerState

@@ -70,6 +70,17 @@ class WorkerManager:
             )
         return TTSWorkerClient(await self.worker(model_name))
 
+    async def llm(self, model_name: str) -> WorkerProcess:
+        """The ready LLM worker for ``model_name`` (an HTTP server: see :attr:`WorkerProcess.base_url`),
+        started on first use; waits while it restarts."""
+        running = self._workers.get(model_name)
+        kind = running.kind if running is not None else self.store.get(model_name).manifest.type
+        if kind != "llm":
+            raise InvalidRequestError(f"model {model_name!r} is a {kind} model, not an LLM", param="model")
+        worker = await self.worker(model_name)
+        await worker.wait_ready()
+        return worker
+
     def infos(self) -> list[WorkerInfo]:
         return [w.info() for w in self._workers.values()]
 

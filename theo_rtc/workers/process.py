@@ -1,4 +1,4 @@
-"""One engine worker subprocess: spawn, readiness, exit detection, restart."""
+"""One engine worker subprocess: spawn, readiness, exit detection, restart; liveness of HTTP workers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import grpc
+import httpx
 
 from theo_rtc.errors import WorkerUnavailableError
 from theo_rtc.observability import metrics
@@ -21,7 +22,17 @@ from theo_rtc.workers.protocol import GRPC_OPTIONS, READY_PREFIX
 
 log = logging.getLogger("theo.workers")
 
-WORKER_MODULES = {"stt": "theo_rtc.workers.stt_worker", "tts": "theo_rtc.workers.tts_worker"}
+WORKER_MODULES = {
+    "stt": "theo_rtc.workers.stt_worker",
+    "tts": "theo_rtc.workers.tts_worker",
+    "llm": "theo_rtc.workers.llm_worker",
+}
+HTTP_WORKERS = {"llm": "/v1/models"}
+"""Workers that serve HTTP instead of gRPC (the LLM: llama.cpp's OpenAI-compatible server), each with the
+path whose 200 means the model answers: checked before the worker is ready and then every
+``probe_interval_s``; ``probe_failures`` failed probes in a row (each ``probe_timeout_s``) kill the worker
+so it restarts. A busy model answers the probe late (llama.cpp serves one request at a time), hence the
+generous bound."""
 
 
 class WorkerState(StrEnum):
@@ -79,12 +90,22 @@ class WorkerProcess:
         self._tasks: set[asyncio.Task[None]] = set()
         self._generation = 0
         self._stderr_tail: list[str] = []
+        self.probe_interval_s = 10.0
+        self.probe_timeout_s = 30.0
+        self.probe_failures = 3
 
     def require_channel(self) -> grpc.aio.Channel:
         """The gRPC channel to the running worker; a 503-style error while it is down."""
         if self.channel is None:
             raise WorkerUnavailableError(f"the {self.model.name} worker is not running")
         return self.channel
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of a running HTTP worker; a 503-style error while it is down."""
+        if self.kind not in HTTP_WORKERS or self.port is None or self.state != WorkerState.READY:
+            raise WorkerUnavailableError(f"the {self.model.name} worker is not running")
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -116,6 +137,8 @@ class WorkerProcess:
         cmd = [sys.executable, "-m", WORKER_MODULES[self.kind], "--model-dir", str(self.model.path)]
         if self._cpu_threads:
             cmd += ["--cpu-threads", str(self._cpu_threads)]
+        if self.kind in HTTP_WORKERS and self.port:
+            cmd += ["--port", str(self.port)]  # a restarted worker keeps its address when it can
         log.info("starting %s worker for %s", self.kind, self.model.name)
         self._proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -123,7 +146,7 @@ class WorkerProcess:
         proc = self._proc
         self._spawn(self._forward_stderr(proc))
         try:
-            port = await asyncio.wait_for(self._read_ready(proc), self._start_timeout)
+            port = await asyncio.wait_for(self._until_ready(proc), self._start_timeout)
         except (TimeoutError, RuntimeError) as exc:
             await asyncio.sleep(0.2)  # let the stderr forwarder catch the traceback
             tail = " | ".join(self._stderr_tail[-3:])
@@ -140,13 +163,17 @@ class WorkerProcess:
         self.port = port
         if self.channel is not None:
             await self.channel.close()
-        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS)
+            self.channel = None
+        if self.kind not in HTTP_WORKERS:
+            self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS)
         self._started_at = time.monotonic()
         self.state = WorkerState.READY
         self._ready.set()
         metrics.workers_ready.labels(self.model.name, self.kind).set(1)
         log.info("%s worker for %s ready (pid %s, port %s)", self.kind, self.model.name, proc.pid, port)
         self._spawn(self._watch(proc, generation))
+        if self.kind in HTTP_WORKERS:
+            self._spawn(self._probe(proc, generation))
 
     async def wait_ready(self) -> None:
         if self.state == WorkerState.FAILED:
@@ -176,6 +203,44 @@ class WorkerProcess:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _until_ready(self, proc: asyncio.subprocess.Process) -> int:
+        port = await self._read_ready(proc)
+        path = HTTP_WORKERS.get(self.kind)
+        while path is not None:
+            try:
+                async with httpx.AsyncClient(timeout=self.probe_timeout_s) as client:
+                    (await client.get(f"http://127.0.0.1:{port}{path}")).raise_for_status()
+                break
+            except httpx.HTTPError as exc:
+                if proc.returncode is not None:
+                    raise RuntimeError(f"exited with code {proc.returncode} before it was ready") from exc
+                await asyncio.sleep(0.1)
+        return port
+
+    async def _probe(self, proc: asyncio.subprocess.Process, generation: int) -> None:
+        """Liveness of an HTTP worker: a worker that stops answering is killed (and so restarted)."""
+        url = f"http://127.0.0.1:{self.port}{HTTP_WORKERS[self.kind]}"
+        failed = 0
+        async with httpx.AsyncClient() as client:
+            while proc.returncode is None and generation == self._generation and not self._stopping:
+                await asyncio.sleep(self.probe_interval_s)
+                try:
+                    response = await client.get(url, timeout=self.probe_timeout_s)
+                    response.raise_for_status()
+                    failed = 0
+                except httpx.HTTPError as exc:
+                    if self._stopping or generation != self._generation:
+                        return
+                    failed += 1
+                    log.warning(
+                        "%s worker for %s: health check failed (%s)", self.kind, self.model.name, repr(exc)
+                    )
+                if failed >= self.probe_failures and proc.returncode is None and not self._stopping:
+                    log.error("%s worker for %s stopped answering; killing it", self.kind, self.model.name)
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()  # _watch restarts it
+                    return
 
     async def _read_ready(self, proc: asyncio.subprocess.Process) -> int:
         assert proc.stdout is not None
