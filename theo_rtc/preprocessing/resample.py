@@ -38,10 +38,15 @@ class Resampler:
 
 class PCM16Resampler:
     """Outgoing speech: PCM16 chunks at whatever rate each engine makes them → int16 at ``target_rate``,
-    one stream per source rate (the filter state carries across chunks), flushed at the end of speech."""
+    one stream per source rate (the filter state carries across chunks), flushed at the end of speech.
 
-    def __init__(self, target_rate: int) -> None:
+    ``quality`` is soxr's: "HQ" holds back up to ~30 ms to filter well and gives it in bursts; "QQ"
+    (cubic, no low-pass) gives each chunk's samples at once, for a reference that must keep time (echo
+    cancellation's far end)."""
+
+    def __init__(self, target_rate: int, *, quality: str = "HQ") -> None:
         self.target_rate = target_rate
+        self.quality = quality
         self._streams: dict[int, soxr.ResampleStream] = {}
 
     def process(self, pcm16: bytes, sample_rate: int) -> np.ndarray:
@@ -51,7 +56,7 @@ class PCM16Resampler:
         stream = self._streams.get(sample_rate)
         if stream is None:
             stream = self._streams[sample_rate] = soxr.ResampleStream(
-                sample_rate, self.target_rate, 1, dtype="int16"
+                sample_rate, self.target_rate, 1, dtype="int16", quality=self.quality
             )
         return np.asarray(stream.resample_chunk(samples), dtype=np.int16)
 

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,8 @@ class StreamingSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = asyncio.Event()
         self.input_gate = InputGate()  # held by speakers while their audio plays (mute-on-speak)
+        # applied to the client's audio (at config.sample_rate) before anything else (the echo canceller)
+        self.input_filter: Callable[[AudioArray, int], AudioArray] | None = None
         self._flushing = False
         self._started = False
         self._architecture = STTArchitecture.ENCODER_DECODER
@@ -214,6 +217,8 @@ class StreamingSession:
         if self.input_gate.closed:
             metrics.stt_muted_frames_total.inc()
             return
+        if self.input_filter is not None:
+            samples = self.input_filter(samples, self.config.sample_rate)
         self._intake.put(samples, self.config.sample_rate)
 
     async def configure(self, changes: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from theo_rtc.errors import InvalidRequestError, TheoError
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.session import SessionConfig, StreamingSession
 from theo_rtc.session.state import Timeouts
+from theo_rtc.transports import echo
 from theo_rtc.transports.protocol.dialect import Dialect, parse_event
 from theo_rtc.transports.registry import SessionRegistry
 from theo_rtc.transports.sink import AudioSink
@@ -30,6 +31,7 @@ from theo_rtc.transports.speaker import Speaker
 if TYPE_CHECKING:
     from theo_rtc.agent import AgentOptions, VoiceAgent
     from theo_rtc.agent.tools import ToolBox
+    from theo_rtc.preprocessing.echo import EchoCanceller
 
 log = logging.getLogger("theo.call")
 
@@ -92,6 +94,7 @@ class Call:
         self._opened = False
         self.agent_options = agent
         self.agent: VoiceAgent | None = None
+        self.echo: EchoCanceller | None = None  # while the agent listens over its own voice
 
     @property
     def id(self) -> str:
@@ -126,6 +129,7 @@ class Call:
         await self.stop_agent()
         self.agent = VoiceAgent(self.session, self.speaker, options, self._tools(options))
         self._observers.append(self.agent.on_event)
+        self._update_echo()  # before the agent speaks: a greeting is cancelled too
         await self.agent.start()
         return self.agent
 
@@ -153,6 +157,19 @@ class Call:
         if agent is not None:
             self._observers.remove(agent.on_event)
             await agent.aclose()
+        self._update_echo()
+
+    def _update_echo(self) -> None:
+        """Echo cancellation follows the agent: on while the microphone stays open over its voice
+        (``interruptions`` barge-in or off) unless its ``echo_cancellation`` option is off."""
+        options = self.agent.options if self.agent is not None else None
+        wanted = options is not None and options.echo_cancellation and options.interruptions != "mute"
+        sink = self.sink or (self.speaker.sink if self.speaker is not None else None)
+        if wanted and self.echo is None and sink is not None:
+            self.echo = echo.attach(sink, self.session)  # each call taps the sink, even a room's shared one
+        elif not wanted and self.echo is not None:
+            echo.detach(self.echo, sink, self.session)
+            self.echo = None
 
     async def run(self, *transport: Coroutine[Any, Any, object]) -> None:
         """Serve the call until the first of: the transport's tasks end (peer gone), the session closes, the
@@ -318,6 +335,7 @@ class Call:
         if self.agent is not None:
             options = self.agent.options.updated(fields)
             self.agent.update(options)
+            self._update_echo()
         else:
             options = await options_for(self.runtime, fields)
             await self.start_agent(options)

@@ -8,6 +8,11 @@ agent keep only what the caller actually heard.
 Transports know playout to a different precision, and say so through ``estimated``: the WebRTC track knows
 when each frame left, LiveKit's ``rtc.AudioSource`` reports its own queue, and a WebSocket can only estimate
 from the clock because the client's playback is out of sight.
+
+The sinks that observe playout (``taps_playout``) also hand what they play to *playout taps*
+(:class:`PlayoutTap`): the audio as it plays, stamped with when it plays on the sink's ``clock``, and
+word when queued audio was dropped. That is an echo canceller's far end: what the caller's loudspeaker is
+playing now, not the audio as synthesized, which runs ahead of it by the transport's queue.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-__all__ = ["AudioSink", "PlaybackResult", "WebSocketAudioSink"]
+import numpy as np
+
+__all__ = ["AudioSink", "PlaybackResult", "PlayoutTap", "WebSocketAudioSink"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +39,27 @@ class PlaybackResult:
 _NOTHING_PLAYED = PlaybackResult(0.0, 0.0, False)
 
 
+class PlayoutTap(Protocol):
+    """Hears what a sink plays, on the sink's clock (an echo canceller's far end)."""
+
+    def played(self, pcm16: np.ndarray, sample_rate: int, at: float) -> None:
+        """Mono int16 ``pcm16`` plays from ``at`` on (``at`` may lie ahead: audio queued at a known place
+        in a queue that plays at real time)."""
+
+    def dropped(self, at: float) -> None:
+        """Audio reported to play from ``at`` on will not play (the sink's queue was cleared)."""
+
+
 class AudioSink(ABC):
     """Subclasses write audio (``_write``), drop their queue (``_drop_queued``), report the position played
     so far (``_played_s``) and call ``_playout_done()`` once flushed audio has all played."""
 
     estimated = False  # True where the position is a clock estimate, not observed playout
+    taps_playout: ClassVar[bool] = False  # True where the sink reports played audio to playout taps
 
     def __init__(self) -> None:
+        self.clock: Callable[[], float] = time.monotonic  # the time base of the taps' ``at``
+        self._taps: list[PlayoutTap] = []
         self._captured_s = 0.0
         self._flushed = False
         self._result: asyncio.Future[PlaybackResult] | None = None
@@ -77,6 +98,16 @@ class AudioSink(ABC):
     def on_playback_finished(self, listener: Callable[[PlaybackResult], object]) -> None:
         self._listeners.append(listener)
 
+    def add_playout_tap(self, tap: PlayoutTap) -> None:
+        """From now on ``tap`` hears what plays (only on sinks with ``taps_playout``)."""
+        if not self.taps_playout:
+            raise TypeError(f"{type(self).__name__} does not report the audio it plays")
+        self._taps.append(tap)
+
+    def remove_playout_tap(self, tap: PlayoutTap) -> None:
+        if tap in self._taps:
+            self._taps.remove(tap)
+
     @property
     def speaking(self) -> bool:
         """An utterance is under way (captured and not yet played out or cleared)."""
@@ -103,6 +134,15 @@ class AudioSink(ABC):
 
     def _on_flush(self) -> None:  # noqa: B027 - optional hook
         """Called once per utterance; finish now if everything already played."""
+
+    def _tap_played(self, pcm16: np.ndarray, sample_rate: int, at: float) -> None:
+        """For sinks with ``taps_playout``: ``pcm16`` plays from ``at`` (on ``clock``)."""
+        for tap in self._taps:
+            tap.played(pcm16, sample_rate, at)
+
+    def _tap_dropped(self, at: float) -> None:
+        for tap in self._taps:
+            tap.dropped(at)
 
     def _playout_done(self) -> None:
         if self.speaking and self._flushed:

@@ -1,7 +1,9 @@
 """Theo's voice in a LiveKit room: one published track fed from an ``rtc.AudioSource``.
 
 The source keeps its own playout queue: ``clear_queue()`` drops what has not been sent and
-``wait_for_playout()`` returns once the queue has drained, so playout is observed, not guessed.
+``wait_for_playout()`` returns once the queue has drained, so playout is observed, not guessed. The
+queue plays in order at real time, so each frame's play time is known when it is queued: now plus what is
+queued ahead of it. Playout taps get each frame with that time, and are told when a clear drops the rest.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ FRAME = RATE // 50  # 20 ms per captured frame
 
 
 class RoomAudioSink(AudioSink):
+    taps_playout = True
+
     def __init__(self, source: rtc.AudioSource) -> None:
         super().__init__()
         self.source = source
@@ -44,6 +48,8 @@ class RoomAudioSink(AudioSink):
         for start in range(0, whole, FRAME):
             chunk = samples[start : start + FRAME]
             frame = rtc.AudioFrame(chunk.tobytes(), RATE, 1, len(chunk))
+            if self._taps:  # it plays once what is queued ahead of it has
+                self._tap_played(chunk, RATE, self.clock() + self.source.queued_duration)
             await self.source.capture_frame(frame)
 
     def _on_flush(self) -> None:
@@ -56,6 +62,7 @@ class RoomAudioSink(AudioSink):
 
     def _drop_queued(self) -> None:
         self.source.clear_queue()
+        self._tap_dropped(self.clock())
         self._pending = np.zeros(0, np.int16)
         self._resampler.reset()
         if self._playout is not None:

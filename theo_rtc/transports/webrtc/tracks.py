@@ -54,6 +54,8 @@ class PacedAudioTrack(MediaStreamTrack):
         self.last_audio_at: float | None = None  # monotonic time the last audible frame left
         self.played_samples = 0  # queued audio (not filler) that has left, at RATE
         self.on_drained: Callable[[], object] | None = None  # called when the last queued sample has left
+        # called with each frame's queued audio as it leaves, and the monotonic time it was due to leave
+        self.on_played: Callable[[np.ndarray, float], object] | None = None
 
     @property
     def queued_ms(self) -> int:
@@ -109,6 +111,8 @@ class PacedAudioTrack(MediaStreamTrack):
             self.audio_frames_sent += 1
             self.played_samples += len(chunk)
             self.last_audio_at = time.monotonic()
+            if self.on_played is not None:
+                self.on_played(chunk, self._start + self._pts / RATE)
             if not len(self._pending) and self.on_drained is not None:
                 self.on_drained()
         if len(chunk) < FRAME:
@@ -123,13 +127,18 @@ class PacedAudioTrack(MediaStreamTrack):
 
 class PacedTrackSink(AudioSink):
     """The call's :class:`AudioSink` on a :class:`PacedAudioTrack`: playout is *observed*, the position is
-    the audio that has left the track (the browser's jitter buffer adds a few tens of ms after that)."""
+    the audio that has left the track (the browser's jitter buffer adds a few tens of ms after that).
+    Playout taps hear each frame as it leaves, stamped with the time it was due (the track's own pacing
+    clock, ``time.monotonic``)."""
+
+    taps_playout = True
 
     def __init__(self, track: PacedAudioTrack) -> None:
         super().__init__()
         self.track = track
         self._base = 0
         track.on_drained = self._playout_done
+        track.on_played = lambda chunk, at: self._tap_played(chunk, RATE, at)
 
     async def _write(self, pcm16: bytes, sample_rate: int) -> None:
         await self.track.write(pcm16, sample_rate)
@@ -142,6 +151,7 @@ class PacedTrackSink(AudioSink):
 
     def _drop_queued(self) -> None:
         self.track.flush()
+        self._tap_dropped(self.clock())
 
     def _played_s(self) -> float:
         return (self.track.played_samples - self._base) / RATE
