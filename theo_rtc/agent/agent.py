@@ -88,10 +88,11 @@ class VoiceAgent:
             self._confirmed_at = time.monotonic()
             metrics.agent_interruptions_total.inc()
             self._begin(self._interrupted())
-        elif kind == "transcript.discarded" and self._resumable is not None and not self.responding:
-            # A false interruption (noise, no words): say the rest of what was cut off.
+        elif kind == "transcript.discarded" and self._resumable is not None:
+            # A false interruption (noise, no words): say the rest of what was cut off, once the
+            # interruption has been handled (_resumable is cleared by any turn that followed it).
             metrics.agent_false_interruptions_total.inc()
-            self._begin(self._resume(self._resumable))
+            self._begin(self._resume(self._resumable), wait=True)
         if kind in ("transcript.final", "transcript.discarded"):
             self._resumable = None
         elif kind == "tts.speaking_start" and event.get("request_id") == self._current_id():
@@ -131,11 +132,14 @@ class VoiceAgent:
         previous = self._response
 
         async def run() -> None:
-            if previous is not None and not previous.done():
-                if not wait:
-                    previous.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await previous
+            try:
+                if previous is not None and not previous.done():
+                    if not wait:
+                        previous.cancel()
+                    await asyncio.wait({previous})  # its cancellation is not ours: wait() does not raise it
+            except asyncio.CancelledError:
+                work.close()  # replaced before it started: never run
+                raise
             await work
 
         self._response = asyncio.create_task(run(), name=f"{self.session.id}-agent")
