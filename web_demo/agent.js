@@ -51,7 +51,8 @@ export function setTalk(on) {
   ui.agent.hidden = !on;
   ui.latTtsNote.textContent = on ? "after your turn ends" : "after you press Speak";
   setPlaceholder(on);
-  if (demo.state === "live") send({ type: "session.configure", agent: on ? {} : null }); // null stops it
+  // null stops it; the browser cancels echo itself (see session.js)
+  if (demo.state === "live") send({ type: "session.configure", agent: on ? { echo_cancellation: false } : null });
   if (on && demo.state === "live") talkStarting();
 }
 

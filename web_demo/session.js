@@ -19,7 +19,9 @@ export function onChannelOpen() {
   setPill(ui.vad, "off", "Waiting for speech");
   const configure = { type: "session.configure", ...voiceSettings() };
   const talk = demo.talk && demo.mode === "webrtc";
-  if (talk) configure.agent = {}; // the voice agent with the server's settings (its LLM: THEO_AGENT_*)
+  // the voice agent with the server's settings (its LLM: THEO_AGENT_*); the browser cancels the echo of
+  // Theo's voice itself (getUserMedia echoCancellation), so the server's canceller stays out of the way
+  if (talk) configure.agent = { echo_cancellation: false };
   if (Object.keys(configure).length > 1) send(configure);
   if (talk) talkStarting();
 }

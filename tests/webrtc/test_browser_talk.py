@@ -46,6 +46,7 @@ def test_talk_with_theo_in_headless_chromium(theo_home: Path, tmp_path: Path) ->
     assert result["talk_selected"] == "true" and "talk=1" in result["page_url"]
     assert result["agent_pill_visible"] and result["placeholder"].startswith("Talk with Theo")
     assert result["agent_options"]["llm"]["model"] == "scripted"  # "agent": {} took the server's settings
+    assert result["agent_options"]["echo_cancellation"] is False, "the browser cancels echo itself"
 
     # while Theo answers: its turn, the microphone left open for barge-in, the text already written
     speaking = result["while_speaking"]
