@@ -97,7 +97,9 @@ def test_talk_with_theo_in_headless_chromium(theo_home: Path, tmp_path: Path) ->
 
     # Theo's voice, measured on the page
     assert result["remote_max_rms"] > 0.01  # WebAudio heard Theo on the remote track
-    assert result["total_audio_energy"] > result["total_audio_energy_speaking"] > 0  # and WebRTC's stats
+    # and WebRTC's own stats counted it (a snapshot taken mid-answer can still read 0: getStats refreshes
+    # on its own schedule, so only the total at the end is checked)
+    assert result["total_audio_energy"] > 0
     assert demo["latency"]["tts"] and demo["latency"]["final"] and demo["latency"]["connect"]
 
     # an error event: a readable line in the conversation; the agent goes on
