@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from livekit import rtc
@@ -24,6 +24,8 @@ from bench.livekit.client import (
     speech_48k,
 )
 from theo_rtc.transports.livekit.devserver import LocalLiveKit
+
+T = TypeVar("T")
 
 RATE = 48_000
 
@@ -238,16 +240,8 @@ async def leave_rooms(setup: Setup, rooms: list[str], people: list[TimedParticip
     await agent_left(setup, rooms)
 
 
-async def poll(found: Callable[[], float | None], within: float) -> float:
-    deadline = time.monotonic() + within
-    while (value := found()) is None:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"nothing audible within {within} s")
-        await asyncio.sleep(0.005)
-    return value
-
-
-async def poll_pair(found: Callable[[], tuple[float, float] | None], within: float) -> tuple[float, float]:
+async def poll(found: Callable[[], T | None], within: float) -> T:
+    """``found()``'s first value that is not None, looked for every 5 ms for at most ``within`` s."""
     deadline = time.monotonic() + within
     while (value := found()) is None:
         if time.monotonic() > deadline:

@@ -29,7 +29,6 @@ from bench.livekit.common import (
     p90,
     play,
     poll,
-    poll_pair,
     silence,
     with_gap,
 )
@@ -218,7 +217,7 @@ async def speak_websocket(client: WebSocketSpeaker, model: str) -> dict[str, flo
     asked = time.monotonic()
     await client.send({"type": "tts.speak", "text": SENTENCE, "model": model})
     started_at, start = await client.next_event("tts.speaking_start", after=asked)
-    heard, lead_in = await poll_pair(lambda: client.first_audible(started_at, start["sample_rate"]), 60)
+    heard, lead_in = await poll(lambda: client.first_audible(started_at, start["sample_rate"]), 60)
     await client.send({"type": "tts.cancel"})
     await client.next_event("tts.speaking_end", after=asked)
     return {
