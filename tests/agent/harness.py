@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,25 @@ async def until_state(events: Events, state: str, count: int = 1) -> dict[str, A
 
 def order(events: Events, *kinds: str) -> list[int]:
     return [next(i for i, e in enumerate(events.events) if e["type"] == k) for k in kinds]
+
+
+class TheoSocket:
+    """A Theo-protocol ``WS /v1/realtime`` client's reader: keeps every event and counts the TTS audio."""
+
+    def __init__(self, ws: Any, within_s: float = 120) -> None:
+        self.ws = ws
+        self.within_s = within_s
+        self.events: list[dict[str, Any]] = []
+        self.audio_bytes = 0
+
+    async def until(self, kind: str) -> dict[str, Any]:
+        """Read until an event of ``kind`` arrives; returns it."""
+        async with asyncio.timeout(self.within_s):
+            while True:
+                message = await self.ws.recv()
+                if isinstance(message, bytes):
+                    self.audio_bytes += len(message)
+                    continue
+                self.events.append(json.loads(message))
+                if self.events[-1]["type"] == kind:
+                    return self.events[-1]
