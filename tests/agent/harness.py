@@ -22,14 +22,50 @@ SECOND = LIBRIVOX / "goforward.wav"
 FRAME = 640  # 20 ms of 16 kHz PCM16
 
 
+class ManualTimer:
+    """The filler delay's timer, driven by the test: a wait ends only when :meth:`fire` is called, so no
+    filler plays unless the test says the delay has passed (no race with the machine's speed)."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []  # every delay asked for, in order
+        self.armed = asyncio.Event()
+        self._pending: asyncio.Event | None = None
+
+    async def wait(self, delay_s: float) -> None:
+        self.delays.append(delay_s)
+        self._pending = asyncio.Event()
+        self.armed.set()
+        await self._pending.wait()
+
+    async def until_armed(self, count: int) -> None:
+        async with asyncio.timeout(120):
+            while len(self.delays) < count:
+                self.armed.clear()
+                await self.armed.wait()
+
+    def fire(self) -> None:
+        if self._pending is not None:
+            self._pending.set()
+
+
 async def open_call(runtime: TheoRuntime, options: AgentOptions) -> tuple[Call, Events, ListenerSink]:
+    """A call with the agent; its filler timer is a :class:`ManualTimer` (``call.agent.fillers.wait``)."""
     events = Events()
     sink = ListenerSink(events)
     config = SessionConfig(model="whisper-tiny.en", tts_model="piper-en-joe", partials=False)
     call = Call(runtime, SessionRegistry(4), TheoDialect(), events, config, sink=sink, agent=options)
     call.reserve()
     await call.open()
+    if call.agent is not None:
+        call.agent.fillers.wait = ManualTimer().wait
     return call, events, sink
+
+
+def timer_of(call: Call) -> ManualTimer:
+    assert call.agent is not None
+    timer = getattr(call.agent.fillers.wait, "__self__", None)
+    assert isinstance(timer, ManualTimer)
+    return timer
 
 
 def say(call: Call, path: Path, silence_s: float = 1.5) -> None:

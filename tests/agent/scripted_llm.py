@@ -3,8 +3,9 @@
 
 Each request takes the next step of the script: ``Reply(text)`` streams the text a word at a time,
 ``Fail(status)`` answers an HTTP error, ``Stall()`` accepts the request and never sends a token (until the
-server stops), so a first-token deadline always fires: no race with the wall clock. Every request body is
-kept in :attr:`ScriptedLLM.requests`.
+server stops), so a first-token deadline always fires: no race with the wall clock. ``Reply(text,
+hold=event)`` sends nothing until the test sets the ``threading.Event`` (a slow first token, on cue). Every
+request body is kept in :attr:`ScriptedLLM.requests`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bench.harness import free_port
 @dataclass(frozen=True)
 class Reply:
     text: str
+    hold: threading.Event | None = None  # the first token waits until the test sets it
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class ScriptedLLM:
         if isinstance(step, Stall):
             await asyncio.to_thread(self._stop.wait)  # until the server stops
             return
+        if isinstance(step, Reply) and step.hold is not None:
+            await asyncio.to_thread(step.hold.wait, 120)
         words = step.text.split(" ") if step.text else []
         for i, word in enumerate(words):
             delta = {"content": word if i == 0 else " " + word}

@@ -9,6 +9,7 @@ WebRTC peer and LiveKit rooms. What it adds to the session's one ordered event s
 - ``agent.response.text.delta``: each piece of the answer as it goes to TTS
 - ``agent.response.text.done``: the whole answer, what was heard of it, whether it was interrupted
 - ``agent.interrupted``: the caller talked over the answer (``heard_text``, ``played_ms``)
+- ``agent.filler``: a filler went first because the answer was slow to start (``text``, ``audio_ms``)
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from theo_rtc.agent.chunker import SentenceChunker
 from theo_rtc.agent.conversation import Conversation
+from theo_rtc.agent.fillers import Fillers
 from theo_rtc.agent.llm import ChatLLM, LLMUnavailableError, ToolCall
 from theo_rtc.agent.options import EMERGENCY_LINES, AgentOptions, instructions_for
 from theo_rtc.agent.tools import ToolBox
 from theo_rtc.errors import InvalidRequestError
 from theo_rtc.observability import metrics
 from theo_rtc.session import StreamingSession
-from theo_rtc.transports.speaker import Speaker, SpokenUtterance
+from theo_rtc.transports.speaker import AudioClip, Speaker, SpokenUtterance
 from theo_rtc.tts.service import SpeechRequest
 
 log = logging.getLogger("theo.agent")
@@ -54,6 +56,7 @@ class VoiceAgent:
         self.state = ""  # start() announces "listening"
         self.tools = tools or ToolBox()
         self.tools.ask_client = self._ask_client
+        self.fillers = Fillers(speaker.runtime)
         self._client_results: dict[str, asyncio.Future[str]] = {}
         self._after_playout: list[ToolCall] = []  # side-effect tools waiting for the answer to play out
         self._recorded = 0  # pieces of the answer already in the conversation (tool rounds)
@@ -69,6 +72,7 @@ class VoiceAgent:
 
     async def start(self) -> None:
         self._set_state("listening")
+        self._prepare_fillers()
         if self.options.greeting:
             self._begin(self._say(self._new_id(), _texts([self.options.greeting])))
 
@@ -113,6 +117,7 @@ class VoiceAgent:
         self.conversation.instructions = self._instructions(options)
         self.conversation.max_messages = options.max_history_messages
         self.options = options
+        self._prepare_fillers()
 
     async def interrupt(self) -> None:
         """Stop the answer in progress (LLM and speech); what was heard stays in the conversation."""
@@ -125,6 +130,7 @@ class VoiceAgent:
     async def aclose(self) -> None:
         self._closed = True
         await self.interrupt()
+        await self.fillers.aclose()
         await self.llm.aclose()
 
     def _begin(self, work: Coroutine[Any, Any, None], *, wait: bool = False) -> None:
@@ -156,7 +162,7 @@ class VoiceAgent:
 
     async def _resume(self, cut: SpokenUtterance) -> None:
         position = cut.played.position_s if cut.played else 0.0
-        rest = [p.text for p in cut.pieces if p.end_s > position + 1e-3]
+        rest = [p.text for p in cut.pieces if p.end_s > position + 1e-3 and not p.clip]
         if rest:
             self.session.emit("agent.resumed", response_id=cut.request_id)
             await self._say(self._new_id(), _texts(rest))
@@ -167,7 +173,12 @@ class VoiceAgent:
         self.conversation.add_user(user_text)
         response_id = self._new_id()
         self._set_state("thinking", response_id=response_id, user_text=user_text)
-        await self._say(response_id, self._pieces(response_id))
+        pieces: AsyncIterator[str | AudioClip] = self._pieces(response_id)
+        if self.options.fillers:
+            pieces = self.fillers.before(
+                self._pieces(response_id), self.options.filler_delay_s, self._filler_played(response_id)
+            )
+        await self._say(response_id, pieces)
 
     async def _pieces(self, response_id: str) -> AsyncIterator[str]:
         """The answer's speakable pieces, across tool rounds: text said before a tool call is spoken
@@ -242,7 +253,7 @@ class VoiceAgent:
             raise InvalidRequestError(f"no tool call {call_id!r} is waiting for a result", param="call_id")
         future.set_result(output)
 
-    async def _say(self, response_id: str, pieces: AsyncIterator[str]) -> None:
+    async def _say(self, response_id: str, pieces: AsyncIterator[str | AudioClip]) -> None:
         utterance = self._utterance = SpokenUtterance(response_id)
         try:
             task = await self.speaker.speak_pieces(
@@ -262,14 +273,12 @@ class VoiceAgent:
             self._after_playout = []
             if self.speaker.speaking:
                 await self.speaker.cancel()
-            text = " ".join(p.text for p in utterance.pieces)
+            text = utterance.said()
             interrupted = bool(utterance.pieces) and utterance.interrupted
             heard = utterance.heard() if interrupted else text
             # what tool rounds already put in the conversation is not said twice
             self.conversation.add_assistant(
-                utterance.heard(skip=self._recorded)
-                if interrupted
-                else " ".join(p.text for p in utterance.pieces[self._recorded :])
+                utterance.heard(skip=self._recorded) if interrupted else utterance.said(skip=self._recorded)
             )
             self._recorded = 0
             self._resumable = utterance if interrupted else None
@@ -292,6 +301,17 @@ class VoiceAgent:
                 self._set_state("listening")
 
     # --- helpers ----------------------------------------------------------------------------------------
+
+    def _prepare_fillers(self) -> None:
+        if self.options.fillers:
+            self.fillers.prepare(self._template(), self._language())
+
+    def _filler_played(self, response_id: str) -> Callable[[AudioClip], None]:
+        def played(clip: AudioClip) -> None:
+            audio_ms = round(clip.duration_s * 1000)
+            self.session.emit("agent.filler", response_id=response_id, text=clip.text, audio_ms=audio_ms)
+
+        return played
 
     def _delta(self, response_id: str, text: str, **extra: Any) -> None:
         self.session.emit("agent.response.text.delta", response_id=response_id, text=text, **extra)

@@ -76,6 +76,10 @@ class AgentOptions:
     # take the agent's own voice out of the microphone while it stays open (barge-in, off), where the
     # transport reports what it plays (WebRTC, LiveKit); off: a headset caller, or a client that cancels
     echo_cancellation: bool = True
+    # a short filler in the agent's voice ("hmm", "one moment") when no piece of the answer is ready for
+    # speech this long after the turn went to the LLM (see theo_rtc/agent/fillers.py)
+    fillers: bool = True
+    filler_delay_s: float = 0.6
 
     def updated(self, changes: dict[str, Any]) -> AgentOptions:
         """These options with a client's ``changes`` (wire names = field names; ``llm``/``fallback`` as
@@ -120,7 +124,7 @@ def _checked(name: str, value: Any, current: Any) -> Any:
         if value not in INTERRUPTIONS:
             raise InvalidRequestError(f"'{name}' must be one of {', '.join(INTERRUPTIONS)}", param=param)
         return value
-    if name == "echo_cancellation":
+    if name in ("echo_cancellation", "fillers"):
         if not isinstance(value, bool):
             raise InvalidRequestError(f"'{name}' must be true or false", param=param)
         return value

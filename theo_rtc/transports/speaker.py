@@ -29,7 +29,7 @@ from theo_rtc.tts.service import SpeechRequest
 
 log = logging.getLogger("theo.speaker")
 
-__all__ = ["MAX_TEXT", "Speaker", "SpokenPiece", "SpokenUtterance"]
+__all__ = ["MAX_TEXT", "AudioClip", "Speaker", "SpokenPiece", "SpokenUtterance"]
 
 MAX_TEXT = 4096
 # A transport that stops playing (peer gone, track not pulled) must not hold the input gate for ever.
@@ -77,7 +77,7 @@ class Speaker:
 
     async def speak_pieces(
         self,
-        pieces: AsyncIterator[str] | AsyncIterator[SpeechRequest],
+        pieces: AsyncIterator[str] | AsyncIterator[SpeechRequest] | AsyncIterator[str | AudioClip],
         template: SpeechRequest,
         request_id: str,
         session: StreamingSession | None = None,
@@ -86,10 +86,11 @@ class Speaker:
         utterance: SpokenUtterance | None = None,
     ) -> asyncio.Task[SpokenUtterance]:
         """Interrupt what is playing and speak ``pieces`` (texts, each synthesized with ``template``'s
-        settings, or whole requests) as one utterance: one ``tts.speaking_start``/``tts.speaking_end``,
-        each piece synthesized while the one before it plays. ``hold_input=False`` keeps the microphone
-        open (barge-in: the caller may interrupt). The result says which audio span each piece took and
-        how much was played; pass ``utterance`` to keep that record when the task is cancelled."""
+        settings, whole requests, or :class:`AudioClip` audio rendered before) as one utterance: one
+        ``tts.speaking_start``/``tts.speaking_end``, each piece synthesized while the one before it plays.
+        ``hold_input=False`` keeps the microphone open (barge-in: the caller may interrupt). The result
+        says which audio span each piece took and how much was played; pass ``utterance`` to keep that
+        record when the task is cancelled."""
         await self.cancel()
         session = self._session(session)
         utterance = utterance or SpokenUtterance(request_id)
@@ -155,7 +156,7 @@ class Speaker:
 
     async def _speak(
         self,
-        pieces: AsyncIterator[str] | AsyncIterator[SpeechRequest],
+        pieces: AsyncIterator[str] | AsyncIterator[SpeechRequest] | AsyncIterator[str | AudioClip],
         template: SpeechRequest,
         utterance: SpokenUtterance,
         session: StreamingSession,
@@ -169,22 +170,20 @@ class Speaker:
         announced = False
         try:
             async for piece in pieces:
-                request = piece if isinstance(piece, SpeechRequest) else replace(template, input=piece)
                 begin = audio_s
+                if isinstance(piece, AudioClip):  # already rendered: played as it is
+                    if not announced:
+                        await self._announce(session, request_id, piece.model, piece.sample_rate, started)
+                        announced = True
+                    await sink.capture(piece.pcm16, piece.sample_rate)
+                    audio_s += piece.duration_s
+                    utterance.pieces.append(SpokenPiece(piece.text, begin, audio_s, clip=True))
+                    continue
+                request = piece if isinstance(piece, SpeechRequest) else replace(template, input=piece)
                 stream = await self.runtime.speech.open(request, priority=Priority.REALTIME)
                 if not announced:
-                    await session.deliver(
-                        "tts.speaking_start",
-                        request_id=request_id,
-                        model=stream.model,
-                        sample_rate=stream.sample_rate,
-                        first_audio_ms=round((time.monotonic() - started) * 1000),
-                    )
+                    await self._announce(session, request_id, stream.model, stream.sample_rate, started)
                     announced = True
-                    if session.state.state == SessionState.INIT:
-                        # A session used for speech only never sends audio: speaking ends INIT's "no
-                        # audio" timeout (SILENCE/HOLD's then apply, and they wait while it speaks).
-                        session.state.transition(SessionState.SILENCE)
                 async for chunk in stream:
                     await sink.capture(chunk.pcm16, chunk.sample_rate)
                     audio_s += chunk.duration
@@ -226,9 +225,40 @@ class Speaker:
                     playout="estimated" if sink.estimated else "observed",
                 )
 
+    @staticmethod
+    async def _announce(
+        session: StreamingSession, request_id: str, model: str, sample_rate: int, started: float
+    ) -> None:
+        await session.deliver(
+            "tts.speaking_start",
+            request_id=request_id,
+            model=model,
+            sample_rate=sample_rate,
+            first_audio_ms=round((time.monotonic() - started) * 1000),
+        )
+        if session.state.state == SessionState.INIT:
+            # A session used for speech only never sends audio: speaking ends INIT's "no audio" timeout
+            # (SILENCE/HOLD's then apply, and they wait while it speaks).
+            session.state.transition(SessionState.SILENCE)
+
     def _on_done(self, task: asyncio.Task[SpokenUtterance]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.warning("%s failed", task.get_name(), exc_info=task.exception())
+
+
+@dataclass(frozen=True, slots=True)
+class AudioClip:
+    """Audio rendered before it is needed (the agent's fillers): played as a piece of an utterance, as it
+    is; ``text`` says what it is, but it is not part of what the utterance said."""
+
+    text: str
+    pcm16: bytes  # mono
+    sample_rate: int
+    model: str
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm16) / 2 / self.sample_rate
 
 
 @dataclass(slots=True)
@@ -236,6 +266,7 @@ class SpokenPiece:
     text: str
     start_s: float  # where its audio starts and ends in the utterance
     end_s: float
+    clip: bool = False  # an AudioClip: heard, but not part of the utterance's text
 
 
 @dataclass(slots=True)
@@ -250,6 +281,10 @@ class SpokenUtterance:
     def interrupted(self) -> bool:
         return self.played is None or self.played.interrupted
 
+    def said(self, skip: int = 0) -> str:
+        """The text of the pieces (clips left out); ``skip``: leave out the first pieces."""
+        return " ".join(p.text for p in self.pieces[skip:] if not p.clip)
+
     def heard(self, skip: int = 0) -> str:
         """The text the listener heard: whole pieces played, and the share of the words of the piece
         playing when it stopped (an estimate: words are taken as evenly spread over the piece's audio).
@@ -259,6 +294,10 @@ class SpokenUtterance:
         position = self.played.position_s
         heard = []
         for piece in self.pieces[skip:]:
+            if piece.clip:
+                if position < piece.end_s - 1e-3:
+                    break
+                continue
             if position >= piece.end_s - 1e-3:
                 heard.append(piece.text)
                 continue
