@@ -15,6 +15,7 @@ from bench.evalsets import normalize
 from tests.agent.harness import FIRST, SECOND, open_call, order, play_out, say, until_state
 from tests.agent.scripted_llm import Fail, Reply, ScriptedLLM, Stall
 from theo_rtc.agent import EMERGENCY_LINES, AgentOptions, LLMEndpoint
+from theo_rtc.agent.conversation import INTERRUPTED_MARK
 from theo_rtc.agent.options import DEFAULT_INSTRUCTIONS
 from theo_rtc.config import TheoSettings
 from theo_rtc.runtime import TheoRuntime
@@ -102,7 +103,7 @@ async def test_barge_in_stops_the_answer_and_keeps_only_what_was_heard(runtime: 
         await play_out(call, sink)
         await events.wait_for("agent.response.text.done", 2)
         history = llm.requests[1]["messages"]
-        assert history[2] == {"role": "assistant", "content": heard}, "the conversation keeps what was heard"
+        assert history[2] == {"role": "assistant", "content": heard + INTERRUPTED_MARK}, "only what was heard"
         assert "forward" in normalize(history[3]["content"])
         await call.close()
 

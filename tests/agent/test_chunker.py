@@ -79,6 +79,7 @@ def test_conversation_is_bounded_and_starts_with_the_caller() -> None:
     conversation.add_user("three")
     conversation.add_assistant("four")
     messages = conversation.messages()
-    assert messages[0] == {"role": "system", "content": "be brief"}
+    assert messages[0]["role"] == "system" and messages[0]["content"].startswith("be brief\n\n")
     assert [m["content"] for m in messages[1:]] == ["three", "four"]
+    assert '- the caller said: "one more"' in messages[0]["content"], "older turns leave a summary line"
     assert Conversation("x", 10).messages() == [{"role": "system", "content": "x"}]

@@ -19,6 +19,7 @@ import pytest
 
 from bench.evalsets import normalize, wer
 from tests.webrtc.test_browser import _skip_reason
+from theo_rtc.agent.conversation import INTERRUPTED_MARK
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("browser_talk_driver.py")
@@ -81,7 +82,7 @@ def test_talk_with_theo_in_headless_chromium(theo_home: Path, tmp_path: Path) ->
     assert demo["agent"]["interruptions"] == 1
     assert requests[1]["messages"][1:] == [
         {"role": "user", "content": demo["finals"][0]},
-        {"role": "assistant", "content": first["heard_text"]},
+        {"role": "assistant", "content": first["heard_text"] + INTERRUPTED_MARK},
         {"role": "user", "content": " ".join(demo["finals"][1:])},
     ], requests[1]["messages"]
     # the second answer, heard in full

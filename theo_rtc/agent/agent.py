@@ -27,6 +27,7 @@ from theo_rtc.agent.chunker import SentenceChunker
 from theo_rtc.agent.conversation import Conversation
 from theo_rtc.agent.fillers import Fillers
 from theo_rtc.agent.llm import ChatLLM, LLMUnavailableError, ToolCall
+from theo_rtc.agent.memory import estimate_tokens
 from theo_rtc.agent.options import EMERGENCY_LINES, AgentOptions, instructions_for
 from theo_rtc.agent.tools import ToolBox
 from theo_rtc.errors import InvalidRequestError
@@ -52,7 +53,9 @@ class VoiceAgent:
         self.speaker = speaker
         self.options = options
         self.llm = ChatLLM(options)
-        self.conversation = Conversation(self._instructions(options), options.max_history_messages)
+        self.conversation = Conversation(
+            self._instructions(options), options.max_history_messages, options.context_budget_tokens
+        )
         self.state = ""  # start() announces "listening"
         self.tools = tools or ToolBox()
         self.tools.ask_client = self._ask_client
@@ -116,6 +119,7 @@ class VoiceAgent:
         self.llm.options = options
         self.conversation.instructions = self._instructions(options)
         self.conversation.max_messages = options.max_history_messages
+        self.conversation.budget_tokens = options.context_budget_tokens
         self.options = options
         self._prepare_fillers()
 
@@ -186,7 +190,9 @@ class VoiceAgent:
         for _ in range(self.options.max_tool_rounds + 1):
             chunker, calls, said = SentenceChunker(), [], []
             try:
-                async for item in self.llm.stream(self.conversation.messages(), self.tools.definitions()):
+                tools = self.tools.definitions()
+                messages = self.conversation.messages(reserve_tokens=estimate_tokens(json.dumps(tools)))
+                async for item in self.llm.stream(messages, tools):
                     if isinstance(item, ToolCall):
                         calls.append(item)
                         continue
@@ -278,7 +284,8 @@ class VoiceAgent:
             heard = utterance.heard() if interrupted else text
             # what tool rounds already put in the conversation is not said twice
             self.conversation.add_assistant(
-                utterance.heard(skip=self._recorded) if interrupted else utterance.said(skip=self._recorded)
+                utterance.heard(skip=self._recorded) if interrupted else utterance.said(skip=self._recorded),
+                interrupted=interrupted,
             )
             self._recorded = 0
             self._resumable = utterance if interrupted else None

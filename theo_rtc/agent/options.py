@@ -64,7 +64,10 @@ class AgentOptions:
     stream_timeout_s: float = 30.0  # a whole response
     breaker_failures: int = 3  # consecutive failures that open the circuit around the primary
     breaker_reset_s: float = 30.0  # how long the primary is skipped once open
-    max_history_messages: int = 40  # user + assistant messages kept (the system prompt always is)
+    max_history_messages: int = 40  # the sliding window: user + assistant messages kept whole
+    # the prompt's size (approximate tokens: system prompt, facts, summary, window, tool definitions); the
+    # answer's max_tokens come on top. 3000 + 300 fit the local runtime's 4096-token context
+    context_budget_tokens: int = 3000
     # "barge-in": the caller's speech interrupts the answer; "mute": the microphone is muted while the agent
     # speaks; "off": the microphone stays open, nothing interrupts, what the caller said is answered next
     interruptions: Literal["barge-in", "mute", "off"] = "barge-in"
