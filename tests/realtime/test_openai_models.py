@@ -106,9 +106,6 @@ async def test_beta_names_and_a_conversation_snapshot_with_intent_transcription(
 @pytest.mark.parametrize(
     ("model", "query", "status", "code"),
     [
-        ("gpt-realtime", {}, 400, "conversation_unavailable"),
-        ("gpt-realtime-mini", {}, 400, "conversation_unavailable"),
-        ("gpt-4o-realtime-preview-2024-12-17", {}, 400, "conversation_unavailable"),
         ("whisper-none", {"intent": "transcription"}, 404, "model_not_found"),
         ("tts-1", {}, 400, "invalid_request"),
         (None, {"intent": "translation"}, 400, "invalid_request"),

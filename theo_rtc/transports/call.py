@@ -215,6 +215,7 @@ class Call:
             return
         try:
             await self.stop_agent()  # before the flush: the last final must not start an answer
+            await self.dialect.aclose()  # a conversation dialect's response in progress
             if self._opened and not self.session.closed:
                 try:  # bounded: a stuck session must not keep the transport (ports, threads) alive
                     await asyncio.wait_for(self.session.close(self.end_reason), CLOSE_LIMIT_S)
@@ -228,6 +229,7 @@ class Call:
     async def abort(self) -> None:
         """Free everything for a call that never got going (bad offer, bad config, server full)."""
         await self.stop_agent()
+        await self.dialect.aclose()
         if self._opened and not self.session.closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.session.cancel(), CLOSE_LIMIT_S)

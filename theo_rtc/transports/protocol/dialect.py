@@ -11,7 +11,9 @@ from theo_rtc.postprocessing import HotWordsError, parse_hot_words
 from theo_rtc.session import SessionConfig, StreamingSession
 
 if TYPE_CHECKING:
+    from theo_rtc.transports.sink import AudioSink
     from theo_rtc.transports.speaker import Speaker
+    from theo_rtc.transports.websocket.output import WebSocketOutput
 
 
 class UnknownEventError(InvalidRequestError):
@@ -69,6 +71,13 @@ class Dialect(ABC):
 
     def audio(self, data: bytes, session: StreamingSession) -> None:
         session.push_pcm16(data)
+
+    def audio_sink(self, output: WebSocketOutput) -> AudioSink | None:
+        """Where the call's speech goes on a WebSocket (``None``: this dialect does not speak)."""
+        return None
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """The call is closing: stop what the dialect runs itself."""
 
     @abstractmethod
     def error(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from theo_rtc.session import SessionConfig, StreamingSession
 from theo_rtc.transports.protocol.dialect import Dialect, UnknownEventError, bounded_hot_words
+from theo_rtc.transports.sink import AudioSink, WebSocketAudioSink
+
+if TYPE_CHECKING:
+    from theo_rtc.transports.websocket.output import WebSocketOutput
 
 
 class TheoDialect(Dialect):
@@ -21,6 +25,9 @@ class TheoDialect(Dialect):
 
     def translate(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         return [event]
+
+    def audio_sink(self, output: WebSocketOutput) -> AudioSink:
+        return WebSocketAudioSink(output)  # TTS audio as binary frames
 
     async def handle(self, message: dict[str, Any], session: StreamingSession) -> bool:
         kind = message.get("type")

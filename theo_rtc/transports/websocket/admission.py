@@ -7,18 +7,22 @@ The URL decides, as OpenAI's own endpoint does:
 - anything else: Theo's protocol, whose errors (an unknown model included) stay in band, in Theo's shape,
   as its clients expect.
 
+- a conversation model (``gpt-realtime``, ``gpt-4o-realtime-preview-*``) without ``intent=transcription``:
+  OpenAI's Realtime *conversation* dialect (speech to speech through the voice agent's LLM client); the
+  ``OpenAI-Beta: realtime=v1`` header selects its beta event names.
+
 On the OpenAI dialect, what can never work on this server is refused with an HTTP 4xx and OpenAI's JSON
 error body before ``accept()``: a client sees a failed handshake it does not retry, instead of a socket
-that opens and closes (which reconnecting clients retry forever). That is a speech-to-speech
-conversation (``gpt-realtime``, ``gpt-4o-realtime-preview-*`` without ``intent=transcription``: there is
-no conversation backend yet), an unknown model, a model that is not speech-to-text, an unknown intent and
-joining a call (``call_id``).
+that opens and closes (which reconnecting clients retry forever). That is an unknown model, a model that
+is not speech-to-text, an unknown intent and joining a call (``call_id``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
@@ -27,16 +31,13 @@ from theo_rtc.errors import InvalidRequestError, ModelNotFoundError, TheoError
 from theo_rtc.registry.aliases import OpenAIModelKind, openai_kind
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.transports.protocol import Dialect, OpenAIDialect, TheoDialect
+from theo_rtc.transports.protocol.openai_conversation import OpenAIConversationDialect
 
 log = logging.getLogger("theo.realtime")
 
-__all__ = ["Admission", "ConversationUnavailableError", "admit", "refuse"]
+__all__ = ["Admission", "admit", "refuse"]
 
 TRANSCRIPTION_INTENT = "transcription"
-
-
-class ConversationUnavailableError(InvalidRequestError):
-    code = "conversation_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ class Admission:
     model: str  # the local STT model the session starts with
 
 
-def admit(query: dict[str, str], runtime: TheoRuntime) -> Admission:
+def admit(query: dict[str, str], runtime: TheoRuntime, headers: Mapping[str, str] | None = None) -> Admission:
     """The dialect and starting model for a connection; raises the :class:`TheoError` to refuse it with."""
     default = runtime.settings.default_stt_model
     model = query.get("model") or None
@@ -69,12 +70,15 @@ def admit(query: dict[str, str], runtime: TheoRuntime) -> Admission:
     elif kind is OpenAIModelKind.TRANSCRIPTION or (kind is not None and intent == TRANSCRIPTION_INTENT):
         local = default  # with intent=transcription the URL's model does not pick the session type
     elif kind is OpenAIModelKind.CONVERSATION:
-        raise ConversationUnavailableError(
-            f"{model!r} is a speech-to-speech conversation model, and this server has no conversation "
-            "backend: it serves transcription sessions only (connect with ?intent=transcription, or "
-            "?model=gpt-4o-transcribe)",
-            param="model",
+        beta = "realtime=v1" in (headers or {}).get("openai-beta", "")
+        conversation = OpenAIConversationDialect(
+            default,
+            installed,
+            beta=beta,
+            options=_agent_options(runtime),
+            smart_turn=runtime.store.is_installed("smart-turn-v3.2"),
         )
+        return Admission(conversation, default)
     elif kind is OpenAIModelKind.SPEECH:
         raise InvalidRequestError(
             f"{model!r} is a text-to-speech model; realtime sessions need a transcription model "
@@ -110,3 +114,18 @@ async def refuse(websocket: WebSocket, error: TheoError) -> None:
         await websocket.send_denial_response(JSONResponse(error.to_dict(), status_code=error.status_code))
     else:
         await websocket.close(1008, reason=error.message[:120])
+
+
+def _agent_options(runtime: TheoRuntime) -> Callable[[], Awaitable[Any]]:
+    """The voice agent's options from the server's ``THEO_AGENT_*`` settings, resolved on a conversation's
+    first response (the managed local LLM starts then) and kept."""
+    from theo_rtc.agent.defaults import options_for
+
+    cached: list[Any] = []
+
+    async def options() -> Any:
+        if not cached:
+            cached.append(await options_for(runtime, {}))
+        return cached[0]
+
+    return options

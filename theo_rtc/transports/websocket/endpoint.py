@@ -17,9 +17,7 @@ from starlette.websockets import WebSocketState
 from theo_rtc.errors import TheoError
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.transports.call import Call
-from theo_rtc.transports.protocol import TheoDialect
 from theo_rtc.transports.registry import SessionRegistry, TooManySessionsError
-from theo_rtc.transports.sink import WebSocketAudioSink
 from theo_rtc.transports.websocket.admission import admit, refuse
 from theo_rtc.transports.websocket.output import WebSocketOutput
 
@@ -37,7 +35,7 @@ async def realtime(websocket: WebSocket) -> None:
     settings = runtime.settings
     query = dict(websocket.query_params)
     try:
-        admission = admit(query, runtime)
+        admission = admit(query, runtime, websocket.headers)
     except TheoError as exc:
         await refuse(websocket, exc)  # before accept(): an HTTP 4xx the client does not retry
         return
@@ -51,7 +49,7 @@ async def realtime(websocket: WebSocket) -> None:
                 f"the server is at its limit of {registry.limit} sessions; retry later"
             )
         config = dialect.initial_config(query, admission.model)
-        sink = WebSocketAudioSink(output) if isinstance(dialect, TheoDialect) else None
+        sink = dialect.audio_sink(output)
         call = Call(
             runtime,
             registry,
