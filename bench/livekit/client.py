@@ -76,13 +76,17 @@ class Participant:
     source: rtc.AudioSource | None = None
     track_sid: str = ""
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # set whenever something arrives
+    # False: take no one's audio (events still arrive); a crowd in one process then costs the FFI and the
+    # server N publications instead of N*(N-1) subscriptions
+    subscribe: bool = True
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def join(self, server: LocalLiveKit, room: str, *, rate: int = 48_000, channels: int = 1) -> None:
         self.room.on("data_received", self._on_data)
         self.room.on("track_subscribed", self._on_track)
         self.room.register_text_stream_handler("lk.transcription", self._on_text)
-        await self.room.connect(server.url, token(server, room, self.identity))
+        options = rtc.RoomOptions(auto_subscribe=self.subscribe)
+        await self.room.connect(server.url, token(server, room, self.identity), options)
         await self.publish_microphone(rate=rate, channels=channels)
 
     async def publish_microphone(self, *, rate: int = 48_000, channels: int = 1) -> None:

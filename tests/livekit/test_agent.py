@@ -241,18 +241,17 @@ async def test_tracks_past_the_limit_are_ignored_and_said_so(
     )
     try:
         anything = asyncio.Event()  # one wake-up for the whole crowd
-        people = [Participant(f"crowd{i}", changed=anything) for i in range(20)]
+        # the crowd subscribes to no one: 20 participants in this process, each taking the other 19 tracks,
+        # aborted the livekit FFI in a CI run; the limit is about what the agent takes, not what they hear
+        people = [Participant(f"crowd{i}", changed=anything, subscribe=False) for i in range(12)]
         await asyncio.gather(*(p.join(livekit_server, "room-crowd") for p in people))
         await dispatch(livekit_server, "room-crowd", agent_name="theo-small")
         watcher = people[0]
         await watcher.until(lambda: len(watcher.of("session.created")) == 3, 120)
         refused = lambda: {e["track_sid"] for e in watcher.of("error") if e["code"] == "too_many_tracks"}  # noqa: E731
-        # livekit-server does not always deliver all 20 subscriptions to the agent promptly (seen: 17-20 of
-        # them within 90 s); what matters is that every track past the limit that arrives is refused.
-        await watcher.until(lambda: len(refused()) >= 10, 90)
+        await watcher.until(lambda: len(refused()) == 9, 90)
         served = {e["session_id"] for e in watcher.of("session.created")}
         assert len(served) == 3, "never more sessions than --max-tracks"
-        assert len(refused()) <= 17
         assert {e["code"] for e in watcher.of("error")} == {"too_many_tracks"}
         refused_people = {e["participant_identity"] for e in watcher.of("error")}
         assert refused_people <= {p.identity for p in people} and len(refused_people) == len(refused())
