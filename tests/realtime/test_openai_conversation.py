@@ -367,3 +367,54 @@ async def test_bad_input_gets_openai_errors_and_the_session_goes_on(
         done = await events.until("response.done")
         assert done.response.status == "completed"
         assert events.of("response.output_text.done")[0].text == "Still here."
+
+
+async def test_the_beta_protocol_with_manual_commits(
+    conversation_server: RunningServer, llm: HeldLLM
+) -> None:
+    """``client.beta.realtime`` (``OpenAI-Beta: realtime=v1``): beta field and event names; no server VAD,
+    so the client commits the audio and asks for the response."""
+    llm.queue(Reply(ANSWER))
+    asked = len(llm.requests)
+    speech, _ = pcm16(SPEECH, 24_000)
+    # the beta client always dials wss:// unless told the WebSocket address (websocket_base_url)
+    beta = openai.AsyncOpenAI(
+        base_url=f"{conversation_server.url}/v1",
+        websocket_base_url=conversation_server.url.replace("http://", "ws://") + "/v1",
+        api_key="unused",
+        max_retries=0,
+    )
+    async with beta.beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
+        events = Reader(conn)
+        await events.until("session.created")
+        await conn.session.update(
+            session={
+                "modalities": ["text", "audio"],
+                "instructions": "Beta test.",
+                "voice": VOICE,
+                "input_audio_format": "pcm16",
+                "output_audio_format": "pcm16",
+                "input_audio_transcription": {"model": "whisper-1"},
+                "turn_detection": None,
+            }
+        )
+        updated = await events.until("session.updated")
+        assert updated.session.turn_detection is None and updated.session.voice == VOICE
+        await send_speech(conn, speech)
+        await conn.input_audio_buffer.commit()
+        committed = await events.until("input_audio_buffer.committed")
+        await conn.response.create()  # waits for the words of the committed audio
+        done = await events.until("response.done")
+    types = events.types()
+    assert "input_audio_buffer.speech_started" not in types  # no VAD events without turn detection
+    assert "conversation.item.created" in types and "conversation.item.added" not in types
+    assert "response.audio_transcript.delta" in types and "response.audio.delta" in types
+    assert "response.output_audio.delta" not in types
+    created = events.of("conversation.item.created")[0]
+    assert created.item.id == committed.item_id
+    user = llm.requests[asked]["messages"][1]
+    assert user["role"] == "user" and "forward" in normalize(user["content"])
+    assert llm.system_prompt(asked) == "Beta test."
+    (message,) = done.response.output
+    assert message.content[0].type == "audio" and message.content[0].transcript == ANSWER
+    assert done.response.modalities == ["text", "audio"]
