@@ -111,7 +111,28 @@ def build_app(model_dir: Path, cpu_threads: int) -> FastAPI:
         **config,  # any other llama.cpp model setting the manifest names (n_batch, chat_format, ...)
     )
     server = ServerSettings(host="127.0.0.1", port=0, interrupt_requests=False)
+    _amx_off_unless_asked()
     return create_app(server_settings=server, model_settings=[settings])
+
+
+def _amx_off_unless_asked() -> None:
+    """A wheel built for a CPU that advertises AMX (GGML_NATIVE) places weights in llama.cpp's AMX buffer
+    type; in a VM that advertises AMX without running it (this machine: Firecracker, amx_tile in
+    /proc/cpuinfo, XCOMP permission granted) its first ``ldtilecfg`` is a general protection fault and the
+    worker dies on the first token. So where the build has AMX, the extra buffer types (AMX, repacked
+    weights) are off; ``THEO_LLM_EXTRA_BUFFERS=1`` turns them back on (bare metal with working AMX)."""
+    import llama_cpp.llama_cpp as native
+
+    if os.environ.get("THEO_LLM_EXTRA_BUFFERS") == "1" or b"AMX" not in native.llama_print_system_info():
+        return
+    defaults = native.llama_model_default_params
+
+    def without_extra_buffers() -> native.llama_model_params:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    native.llama_model_default_params = without_extra_buffers  # read by llama_cpp.Llama when it loads
 
 
 async def serve(model_dir: Path, cpu_threads: int, port: int) -> None:
