@@ -8,11 +8,17 @@ import base64
 import io
 import threading
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.agent.scripted_llm import Reply, ScriptedLLM, Step, _sse
+from tests.conftest import RunningServer, start_server
+
+VOICE = "piper-en-joe"  # a local TTS model as the voice (OpenAI's names map to the default TTS model)
 
 
 @dataclass(frozen=True)
@@ -93,4 +99,24 @@ def wav(pcm16: bytes, rate: int) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["Held", "HeldLLM", "Reader", "Reply", "wav"]
+__all__ = ["VOICE", "Held", "HeldLLM", "Reader", "Reply", "conversation_server", "llm", "wav"]
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[HeldLLM]:
+    with HeldLLM([], default=Reply("Sorry, say that again?")) as scripted:
+        yield scripted
+
+
+@pytest.fixture(scope="module")
+def conversation_server(
+    theo_home: Path, tmp_path_factory: pytest.TempPathFactory, llm: HeldLLM
+) -> Iterator[RunningServer]:
+    running = start_server(
+        theo_home,
+        tmp_path_factory.mktemp("conversation-server") / "server.log",
+        preload=("whisper-tiny.en", VOICE),
+        env={"THEO_AGENT_LLM_BASE_URL": llm.base_url, "THEO_AGENT_LLM_MODEL": "scripted"},
+    )
+    yield running
+    running.stop()

@@ -6,44 +6,22 @@ transcript to a scripted OpenAI-compatible LLM (``THEO_AGENT_LLM_*``), Piper's v
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import openai
-import pytest
 
 from bench.evalsets import EVAL_ROOT, normalize, wer
 from tests.agent.scripted_llm import Calls, Reply
-from tests.conftest import RunningServer, start_server
-from tests.realtime.conversation_helpers import Held, HeldLLM, Reader, wav
+from tests.conftest import RunningServer
+from tests.realtime.conversation_helpers import VOICE, Held, HeldLLM, Reader, conversation_server, llm, wav
 from tests.realtime.helpers import pcm16
 from theo_rtc.transports.protocol.openai_conversation.codec import FORMATS
 
+__all__ = ["conversation_server", "llm"]  # the fixtures
+
 SPEECH = EVAL_ROOT / "librivox_pocketsphinx_en" / "goforward.wav"  # "go forward ten meters"
 ANSWER = "Going forward ten meters sounds good. Watch your step on the way."
-VOICE = "piper-en-joe"  # a local TTS model as the voice (OpenAI's names map to the default TTS model)
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[HeldLLM]:
-    with HeldLLM([], default=Reply("Sorry, say that again?")) as scripted:
-        yield scripted
-
-
-@pytest.fixture(scope="module")
-def conversation_server(
-    theo_home: Path, tmp_path_factory: pytest.TempPathFactory, llm: HeldLLM
-) -> Iterator[RunningServer]:
-    running = start_server(
-        theo_home,
-        tmp_path_factory.mktemp("conversation-server") / "server.log",
-        preload=("whisper-tiny.en", VOICE),
-        env={"THEO_AGENT_LLM_BASE_URL": llm.base_url, "THEO_AGENT_LLM_MODEL": "scripted"},
-    )
-    yield running
-    running.stop()
 
 
 def sdk(server: RunningServer) -> openai.AsyncOpenAI:
@@ -196,7 +174,7 @@ async def test_a_function_call_round_trip(conversation_server: RunningServer, ll
     async with sdk(conversation_server).realtime.connect(model="gpt-realtime") as conn:
         events = Reader(conn)
         await events.until("session.created")
-        await conn.session.update(session=session(tools=[tool], tool_choice="auto"))  # type: ignore[arg-type]
+        await conn.session.update(session=session(tools=[tool], tool_choice="required"))  # type: ignore[arg-type]
         await events.until("session.updated")
         await conn.conversation.item.create(
             item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Paris?"}]}
@@ -209,6 +187,7 @@ async def test_a_function_call_round_trip(conversation_server: RunningServer, ll
         arguments = events.of("response.function_call_arguments.done")[0]
         assert (arguments.call_id, arguments.arguments) == (call.call_id, call.arguments)
         assert llm.requests[asked]["tools"][0]["function"]["name"] == "get_weather"
+        assert llm.requests[asked]["tool_choice"] == "required"
 
         await conn.conversation.item.create(
             item={"type": "function_call_output", "call_id": call.call_id, "output": '{"sky": "sunny"}'}
@@ -395,7 +374,7 @@ async def test_the_beta_protocol_with_manual_commits(
                 "input_audio_format": "pcm16",
                 "output_audio_format": "pcm16",
                 "input_audio_transcription": {"model": "whisper-1"},
-                "turn_detection": None,
+                "turn_detection": None,  # type: ignore[typeddict-item]
             }
         )
         updated = await events.until("session.updated")

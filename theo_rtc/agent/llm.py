@@ -87,7 +87,10 @@ class ChatLLM:
         return self._clients[endpoint]
 
     async def stream(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> AsyncIterator[str | ToolCall]:
         """Text deltas, then the tool calls the model made (each complete), from the first endpoint that
         starts answering in time; raises :class:`LLMUnavailableError` when none does. A failure after the
@@ -104,7 +107,7 @@ class ChatLLM:
             primary = endpoint == self.options.llm
             label = "primary" if primary else "fallback"
             asked = time.monotonic()
-            async with contextlib.aclosing(self._deltas(endpoint, messages, tools)) as deltas:
+            async with contextlib.aclosing(self._deltas(endpoint, messages, tools, tool_choice)) as deltas:
                 try:
                     async with asyncio.timeout(self.options.first_token_timeout_s):
                         first = await anext(deltas)
@@ -130,9 +133,15 @@ class ChatLLM:
         raise LLMUnavailableError("; ".join(reasons) or "no LLM endpoint configured")
 
     async def _deltas(
-        self, endpoint: LLMEndpoint, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+        self,
+        endpoint: LLMEndpoint,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> AsyncGenerator[str | ToolCall, None]:
         extra: dict[str, Any] = {"tools": tools} if tools else {}
+        if tools and tool_choice is not None:  # chat completions' own shape ("required", a function)
+            extra["tool_choice"] = tool_choice
         response = await self._client(endpoint).chat.completions.create(
             model=endpoint.model,
             messages=messages,  # type: ignore[arg-type]

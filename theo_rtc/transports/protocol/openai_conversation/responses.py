@@ -219,9 +219,14 @@ class _Run:
         if isinstance(choice, dict):  # one named function: the only one offered
             functions = [f for f in functions if f.get("name") == choice["name"]]
         definitions = [{"type": "function", "function": f} for f in functions]
+        wanted: str | dict[str, Any] | None = None  # in chat completions' shape
+        if choice == "required":
+            wanted = "required"
+        elif isinstance(choice, dict):
+            wanted = {"type": "function", "function": {"name": choice["name"]}}
         stream = cast(
             AsyncGenerator[str | ToolCall, None],
-            self.owner.llm(options).stream(messages, definitions or None),
+            self.owner.llm(options).stream(messages, definitions or None, wanted),
         )
         try:
             await self._output(stream, audio)
