@@ -397,3 +397,28 @@ async def test_the_beta_protocol_with_manual_commits(
     (message,) = done.response.output
     assert message.content[0].type == "audio" and message.content[0].transcript == ANSWER
     assert done.response.modalities == ["text", "audio"]
+
+
+async def test_an_audio_item_is_transcribed_before_the_response(
+    conversation_server: RunningServer, llm: HeldLLM
+) -> None:
+    llm.queue(Reply("Ten meters it is."))
+    asked = len(llm.requests)
+    speech, _ = pcm16(SPEECH, 24_000)
+    async with sdk(conversation_server).realtime.connect(model="gpt-realtime") as conn:
+        events = Reader(conn)
+        await events.until("session.created")
+        await conn.session.update(session=session(output_modalities=["text"]))  # type: ignore[arg-type]
+        await events.until("session.updated")
+        audio = base64.b64encode(speech).decode()
+        await conn.conversation.item.create(
+            item={"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": audio}]}
+        )
+        added = await events.until("conversation.item.added")
+        assert added.item.content[0].type == "input_audio" and added.item.content[0].transcript is None
+        await conn.response.create()  # waits for the item's words
+        done = await events.until("response.done")
+    completed = events.of("conversation.item.input_audio_transcription.completed")[0]
+    assert completed.item_id == added.item.id and "forward" in normalize(completed.transcript)
+    assert llm.requests[asked]["messages"][1] == {"role": "user", "content": completed.transcript}
+    assert done.response.status == "completed"
