@@ -21,6 +21,7 @@ import soxr
 from theo_rtc.errors import InvalidRequestError
 from theo_rtc.preprocessing.pipeline import pcm16_to_float
 from theo_rtc.session import SessionConfig, StreamingSession
+from theo_rtc.session.state import SessionState
 from theo_rtc.stt.service import TranscriptionRequest
 from theo_rtc.transports.protocol.dialect import UnknownEventError
 from theo_rtc.transports.protocol.openai_conversation.codec import decode_base64
@@ -175,6 +176,8 @@ class OpenAIConversationDialect(OpenAIDialect):
                 "content": [{"type": "input_audio", "transcript": None}],
             }
             previous = self.items.add(item)
+            for message in messages:  # the item follows the conversation's last, text items included
+                message["previous_item_id"] = previous
             messages += self._wired(
                 {"type": "conversation.item.added", "previous_item_id": previous, "item": item}
             )
@@ -209,6 +212,12 @@ class OpenAIConversationDialect(OpenAIDialect):
         if kind not in _FIELDS:
             raise UnknownEventError(f"unknown or unsupported event type {str(kind)[:64]!r}", param="type")
         check_fields(message, _FIELDS[str(kind)] | _ENVELOPE, "")
+        if (
+            kind in ("conversation.item.create", "response.create")
+            and session.state.state == SessionState.INIT
+        ):
+            # a conversation in text is going on: not a session that never received audio
+            session.state.transition(SessionState.SILENCE)
         if kind == "session.update":
             session_obj = message.get("session")
             if not isinstance(session_obj, dict):
