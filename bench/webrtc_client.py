@@ -36,9 +36,12 @@ class Received:
 
 
 class WebRTCClient:
-    def __init__(self, base_url: str, *, query: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, base_url: str, *, query: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         self.base_url = base_url
         self.query = query or {}
+        self.headers = headers or {}  # e.g. Authorization: Bearer <key or ek_ client secret>
         self.pc = RTCPeerConnection(rtc_configuration(TheoSettings(webrtc_ice_servers=[])))
         self.mic = PacedAudioTrack(buffer_ms=200)
         self.pc.addTrack(self.mic)
@@ -76,7 +79,7 @@ class WebRTCClient:
                 "/v1/realtime/calls",
                 params=self.query,
                 content=self.pc.localDescription.sdp,
-                headers={"content-type": "application/sdp"},
+                headers={"content-type": "application/sdp"} | self.headers,
             )
         if response.status_code != 201:
             raise RuntimeError(f"offer refused: {response.status_code} {response.text}")

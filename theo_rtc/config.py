@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_home() -> Path:
@@ -82,10 +84,31 @@ class TheoSettings(BaseSettings):
     agent_greeting: str | None = None
     agent_tools_file: Path | None = None  # webhook tools (YAML/JSON list): name, description, parameters, url
 
+    # Authentication and browser security (README, "Authentication and browser security"). No keys: nothing
+    # is required, as suits a loopback server; lists are comma-separated in the environment.
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
+    api_keys_file: Path | None = None  # one key a line, # comments
+    api_key_requests_per_minute: int = Field(default=600, ge=0)  # per key, sliding 60 s window; 0: no limit
+    api_key_max_sessions: int = Field(default=16, ge=0)  # realtime sessions open at once per key; 0: no limit
+    client_secret_ttl_s: int = Field(default=60, ge=10, le=7200)  # ephemeral ek_ secrets' default lifetime
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # "*": any origin
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)  # empty: loopback + --host
+    demo_password: str | None = Field(default=None, repr=False)  # the web demo's login when keys are set
+
     pypi_index_url: str = "https://pypi.org/simple"
     npm_registry_url: str = "https://registry.npmjs.org"
 
     preprocessing: PreprocessingSettings = Field(default_factory=PreprocessingSettings)
+
+    @field_validator("api_keys", "cors_origins", "allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
 
     @property
     def models_dir(self) -> Path:

@@ -2,6 +2,7 @@
 // channel (Theo's realtime protocol, the same JSON as WS /v1/realtime), Theo's voice on the audio track.
 
 import { meterMic, meterTheo } from "./audio.js";
+import { clientSecret } from "./auth.js";
 import { endCall, failCall, onChannelOpen, onEvent } from "./session.js";
 import { conn, demo, record, setPill, ui } from "./ui.js";
 import { modelFor } from "./voices.js";
@@ -60,8 +61,11 @@ export async function startWebRTC() {
     if (language !== "auto") params.set("language", language);
     const model = modelFor(language);
     if (model) params.set("model", model);
+    const headers = { "Content-Type": "application/sdp" };
+    const secret = await clientSecret();
+    if (secret) headers.Authorization = `Bearer ${secret}`;
     const response = await fetch(`/v1/realtime/calls?${params}`, {
-      method: "POST", body: pc.localDescription.sdp, headers: { "Content-Type": "application/sdp" },
+      method: "POST", body: pc.localDescription.sdp, headers,
     });
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));

@@ -38,6 +38,8 @@ def register(app: typer.Typer) -> None:
 
         import uvicorn
 
+        from theo_rtc.auth import SecurityState
+        from theo_rtc.auth.exposure import exposure_warnings
         from theo_rtc.config import TheoSettings
         from theo_rtc.server import create_app
 
@@ -50,6 +52,8 @@ def register(app: typer.Typer) -> None:
         if ice_host:  # otherwise THEO_WEBRTC_ICE_HOSTS (or the default) stands
             settings.webrtc_ice_hosts = list(ice_host)
         console.print(f"Theo RTC on http://{host}:{port}  (models: {settings.models_dir})")
+        for warning in exposure_warnings(settings, SecurityState.from_settings(settings)):
+            console.print(f"[bold red]WARNING:[/] {warning}")
         # WebSocket heartbeat (seed §7.3): ping every 10 s, drop the connection after 5 s without a pong.
         uvicorn.run(
             create_app(settings),

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from theo_rtc import __version__
+from theo_rtc.auth import install_security
 from theo_rtc.config import TheoSettings
 from theo_rtc.errors import TheoError
 from theo_rtc.runtime import TheoRuntime
@@ -59,6 +60,8 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
         | {"tts": runtime.speech.status()}
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    # Host, CORS, Origin and API-key checks: outside the body limit, so nothing is read for a refusal.
+    install_security(app, settings, demo_dir=WEB_DEMO_DIR)
     app.add_middleware(RequestIdMiddleware)  # outermost: refusals by the middlewares above get an id too
     install_error_handlers(app)
     app.include_router(transcriptions.router)

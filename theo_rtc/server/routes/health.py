@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from theo_rtc.auth import has_operator_access
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.workers import WorkerState
 
@@ -39,6 +40,8 @@ async def health(request: Request) -> JSONResponse:
         "sessions": len(request.app.state.sessions.sessions),
         "process": {"asyncio_tasks": len(asyncio.all_tasks()), "rss_mb": _rss_mb()},
     }
+    if not has_operator_access(request):  # auth on and no key: readiness only, no pids/ports/errors
+        body = {"status": body["status"]}
     return JSONResponse(body, status_code=200 if not problems else 503)
 
 

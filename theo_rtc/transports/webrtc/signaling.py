@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
+from theo_rtc.auth import claim_session_slot
 from theo_rtc.errors import InvalidRequestError
 from theo_rtc.registry.aliases import resolve_stt_alias
 from theo_rtc.runtime import TheoRuntime
@@ -119,17 +120,19 @@ async def create_call(request: Request) -> Response:
     if registry.full():
         raise TooManySessionsError(f"the server is at its limit of {registry.limit} sessions; retry later")
     calls = _calls(request)
-    call = WebRTCPeer(
-        runtime,
-        registry,
-        config,
-        on_closed=lambda c: calls.pop(c.id, None),
-    )
+    release_slot = claim_session_slot(request)  # the caller's key: 429 when its sessions are all open
+
+    def closed(c: WebRTCPeer) -> None:
+        calls.pop(c.id, None)
+        release_slot()
+
+    call = WebRTCPeer(runtime, registry, config, on_closed=closed)
     try:
         call.reserve()
         answer = await call.answer(sdp)
         await call.open()
     except BaseException:
+        release_slot()
         await call.abort()
         raise
     calls[call.id] = call
