@@ -132,8 +132,10 @@ def client_item(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRequestError("conversation.item.create needs an 'item' object", param=param)
     kind = value.get("type")
-    item_id = value.get("id") or new_item_id()
-    if not isinstance(item_id, str) or len(item_id) > 64:
+    item_id = value.get("id")
+    if item_id is None:
+        item_id = new_item_id()
+    if not isinstance(item_id, str) or not item_id or len(item_id) > 64:
         raise InvalidRequestError("item.id must be a string of at most 64 characters", param="item.id")
     base = {"id": item_id, "object": "realtime.item", "status": "completed"}
     if kind == "function_call_output":
