@@ -20,6 +20,7 @@ import uvicorn
 
 from bench.harness import free_port
 from tests.conftest import RunningServer, start_server
+from theo_rtc.auth import SecurityState
 
 KEY = "sk-theo-test-env-4f9c2a"
 FILE_KEY = "sk-theo-test-file-81b7d0"
@@ -74,6 +75,7 @@ class FakeClock:
 class ClockedServer:
     url: str
     clock: FakeClock
+    security: SecurityState  # the server's own, read by tests that wait for a slot to be freed
 
 
 REQUESTS_PER_MINUTE = 4
@@ -107,6 +109,6 @@ def clocked_server(theo_home: Path) -> Iterator[ClockedServer]:
             raise RuntimeError("in-process server did not start")
         time.sleep(0.1)
     assert httpx.get(f"{url}/health", timeout=10).status_code == 200
-    yield ClockedServer(url, clock)
+    yield ClockedServer(url, clock, app.state.security)
     server.should_exit = True
     thread.join(30)

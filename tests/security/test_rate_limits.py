@@ -16,6 +16,7 @@ from bench.webrtc_client import WebRTCClient
 from tests.security.conftest import FILE_KEY, KEY, REQUESTS_PER_MINUTE, ClockedServer, bearer
 from tests.security.helpers import open_realtime, ws_url
 from theo_rtc.auth.errors import RateLimitError
+from theo_rtc.auth.keys import key_id
 from theo_rtc.auth.rate_limits import RequestRateLimiter, SessionSlots
 
 
@@ -95,13 +96,12 @@ async def test_a_websocket_over_the_budget_is_refused_before_accept(clocked_serv
     assert refused.status == 429 and refused.body["error"]["code"] == "rate_limit_exceeded", refused
 
 
-async def wait_no_sessions(url: str, limit_s: float = 20) -> None:
-    """Until the server has noticed the closed sockets (what it reports, not a fixed sleep)."""
+async def wait_slots_free(server: ClockedServer, limit_s: float = 20) -> None:
+    """Until the server has freed every slot of KEY (read from the server's own state, no fixed sleep)."""
     deadline = time.monotonic() + limit_s
-    async with httpx.AsyncClient(base_url=url) as http:
-        while (await http.get("/health", headers=bearer(KEY))).json()["sessions"]:
-            assert time.monotonic() < deadline, "sessions still open"
-            await asyncio.sleep(0.1)
+    while server.security.sessions.open_count(key_id(KEY)):
+        assert time.monotonic() < deadline, "the key's sessions were not freed"
+        await asyncio.sleep(0.05)
 
 
 async def test_sessions_per_key(clocked_server: ClockedServer) -> None:
@@ -120,7 +120,7 @@ async def test_sessions_per_key(clocked_server: ClockedServer) -> None:
         await call.close()
         other = await open_realtime(clocked_server.url, headers=bearer(FILE_KEY))
         assert other.status == 101
-    await wait_no_sessions(clocked_server.url)
+    await wait_slots_free(clocked_server)
     clocked_server.clock.advance(61)
     webrtc = WebRTCClient(clocked_server.url, headers=bearer(KEY))  # the slot is free again
     try:
@@ -130,5 +130,5 @@ async def test_sessions_per_key(clocked_server: ClockedServer) -> None:
         ).status == 429  # held by the call
     finally:
         await webrtc.close()
-    await wait_no_sessions(clocked_server.url)
+    await wait_slots_free(clocked_server)
     assert (await open_realtime(clocked_server.url, headers=bearer(KEY))).status == 101  # call ended: freed
