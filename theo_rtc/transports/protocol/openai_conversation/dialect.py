@@ -11,6 +11,7 @@ it: speech start interrupts the response, a final fills in the user's item).
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -26,17 +27,15 @@ from theo_rtc.stt.service import TranscriptionRequest
 from theo_rtc.transports.protocol.dialect import UnknownEventError
 from theo_rtc.transports.protocol.openai_conversation.codec import decode_base64
 from theo_rtc.transports.protocol.openai_conversation.items import ConversationItems, client_item
-from theo_rtc.transports.protocol.openai_conversation.responses import ResponseParams, Responses
+from theo_rtc.transports.protocol.openai_conversation.params import ResponseParams, response_params
+from theo_rtc.transports.protocol.openai_conversation.responses import Responses
 from theo_rtc.transports.protocol.openai_conversation.settings import (
     RealtimeSettings,
     check_fields,
-    parse_limit,
-    parse_tool_choice,
-    parse_tools,
 )
 from theo_rtc.transports.protocol.openai_conversation.sink import OpenAIAudioSink
 from theo_rtc.transports.protocol.openai_conversation.wire import BetaNames, truncate
-from theo_rtc.transports.protocol.openai_transcription import OPENAI_RATE, OpenAIDialect, _event_id, _number
+from theo_rtc.transports.protocol.openai_transcription import OPENAI_RATE, OpenAIDialect, _event_id
 
 if TYPE_CHECKING:
     from theo_rtc.transports.sink import AudioSink
@@ -59,25 +58,6 @@ _FIELDS: dict[str, set[str]] = {
     "conversation.item.truncate": {"item_id", "content_index", "audio_end_ms"},
     "response.create": {"response"},
     "response.cancel": {"response_id"},
-}
-_RESPONSE = {
-    "instructions",
-    "output_modalities",
-    "modalities",
-    "tools",
-    "tool_choice",
-    "temperature",
-    "max_output_tokens",
-    "max_response_output_tokens",
-    "metadata",
-    "conversation",
-    "input",
-    "audio",
-    "voice",
-    "output_audio_format",
-    "prompt",
-    "parallel_tool_calls",
-    "reasoning",
 }
 
 
@@ -122,8 +102,9 @@ class OpenAIConversationDialect(OpenAIDialect):
         return self.speaker.session
 
     def _emit(self, message: dict[str, Any]) -> None:
-        """A wire event, in the session's FIFO (after every event already queued)."""
-        self._session().emit("openai.event", message=message)
+        """A wire event, in the session's FIFO (after every event already queued). A copy: it is sent
+        later, and the items and responses it shows change as the response goes on."""
+        self._session().emit("openai.event", message=copy.deepcopy(message))
 
     def _raw(self, message: dict[str, Any]) -> None:
         """A wire event straight to the output (audio deltas, sent as synthesized)."""
@@ -318,64 +299,13 @@ class OpenAIConversationDialect(OpenAIDialect):
                 param="response",
                 code="conversation_already_has_active_response",
             )
-        params = _response_params(value or {})
+        params = response_params(value or {})
         if self.speaker is None:
             raise InvalidRequestError("this session cannot speak", param="response")
         self.responses.start(self.speaker, params)
 
     def audio(self, data: bytes, session: StreamingSession) -> None:
         raise InvalidRequestError("send audio as input_audio_buffer.append events (base64)", param="audio")
-
-
-def _response_params(value: object) -> ResponseParams:
-    param = "response"
-    if not isinstance(value, dict):
-        raise InvalidRequestError("'response' must be an object", param=param)
-    check_fields(value, _RESPONSE, param)
-    params = ResponseParams()
-    if value.get("instructions") is not None:
-        if not isinstance(value["instructions"], str) or len(value["instructions"]) > 16_000:
-            raise InvalidRequestError("response.instructions must be a string", param="response.instructions")
-        params.instructions = value["instructions"] or None
-    modalities = value.get("output_modalities", value.get("modalities"))
-    if modalities is not None:
-        if not isinstance(modalities, list) or not set(modalities) <= {"audio", "text"} or not modalities:
-            raise InvalidRequestError(
-                "output_modalities must be ['audio'] or ['text']",
-                param="response.output_modalities",
-                code="invalid_value",
-            )
-        params.output_modalities = ("audio",) if "audio" in modalities else ("text",)
-    if "tools" in value:
-        params.tools = parse_tools(value["tools"], "response.tools")
-    if value.get("tool_choice") is not None:
-        params.tool_choice = parse_tool_choice(value["tool_choice"], "response.tool_choice")
-    if value.get("temperature") is not None:
-        params.temperature = _number(value["temperature"], "response.temperature")
-    limit = value.get("max_output_tokens", value.get("max_response_output_tokens"))
-    if limit is not None:
-        params.max_output_tokens = parse_limit(limit, "response.max_output_tokens")
-    if value.get("metadata") is not None:
-        if not isinstance(value["metadata"], dict) or len(value["metadata"]) > 16:
-            raise InvalidRequestError(
-                "response.metadata must be an object of at most 16 keys", param="response.metadata"
-            )
-        params.metadata = value["metadata"]
-    conversation = value.get("conversation", "auto")
-    if conversation not in ("auto", "none"):
-        raise InvalidRequestError(
-            "response.conversation must be 'auto' or 'none'",
-            param="response.conversation",
-            code="invalid_value",
-        )
-    params.conversation = str(conversation)
-    if value.get("input") is not None:
-        if not isinstance(value["input"], list) or len(value["input"]) > 100:
-            raise InvalidRequestError("response.input must be a list of items", param="response.input")
-        params.input = [client_item(item) for item in value["input"]]
-        if any(p["type"] == "input_audio" for i in params.input for p in i.get("content", [])):
-            raise InvalidRequestError("response.input takes text items only", param="response.input")
-    return params
 
 
 async def _no_options() -> Any:

@@ -22,6 +22,7 @@ from theo_rtc.agent.llm import ChatLLM, LLMUnavailableError, ToolCall
 from theo_rtc.agent.options import AgentOptions, instructions_for
 from theo_rtc.errors import TheoError
 from theo_rtc.transports.protocol.openai_conversation.items import ConversationItems, new_item_id
+from theo_rtc.transports.protocol.openai_conversation.params import ResponseParams
 from theo_rtc.transports.protocol.openai_conversation.settings import RealtimeSettings
 from theo_rtc.transports.speaker import Speaker, SpokenUtterance
 from theo_rtc.tts.service import SpeechRequest
@@ -31,21 +32,6 @@ log = logging.getLogger("theo.realtime.conversation")
 __all__ = ["ResponseParams", "Responses"]
 
 TRANSCRIPT_WAIT_S = 60.0  # a response waits this long for the words of the audio before it
-
-
-@dataclasses.dataclass
-class ResponseParams:
-    """``response.create``'s ``response`` object, over the session's settings."""
-
-    instructions: str | None = None
-    output_modalities: tuple[str, ...] | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    temperature: float | None = None
-    max_output_tokens: int | str | None = None
-    metadata: dict[str, Any] | None = None
-    conversation: str = "auto"  # "none": out of band, its items are not added to the conversation
-    input: list[dict[str, Any]] | None = None  # out-of-band context instead of the conversation
 
 
 class Responses:
@@ -137,6 +123,13 @@ class Responses:
             response["status_details"] = {
                 "type": "failed",
                 "error": {"type": "server_error", "code": code, "message": message},
+            }
+        except Exception as exc:  # a bug: the client still gets its response.done, the session goes on
+            log.exception("%s failed", response_id)
+            response["status"] = "failed"
+            response["status_details"] = {
+                "type": "failed",
+                "error": {"type": "server_error", "code": "internal_error", "message": type(exc).__name__},
             }
         finally:
             with contextlib.suppress(asyncio.CancelledError):  # stop speaking before anything says "done"
