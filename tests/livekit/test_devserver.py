@@ -218,10 +218,6 @@ def test_cli_defaults_are_the_dev_server() -> None:
     )
 
 
-def test_sip_flag_says_it_is_not_built_yet() -> None:
-    assert_one_line_error(theo_livekit(None, "dev", "--sip"), "SIP is not built yet")
-
-
 def test_cli_dev_starts_answers_and_stops_on_sigint(tmp_path: Path) -> None:
     port = free_tcp_port()
     low, high = free_udp_range(8)

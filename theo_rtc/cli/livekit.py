@@ -26,6 +26,7 @@ from theo_rtc.cli.output import console, err_console
 
 if TYPE_CHECKING:
     from theo_rtc.transports.livekit.settings import LiveKitSettings
+    from theo_rtc.transports.livekit.sipserver import LocalTelephony
 
 # theo_rtc.transports is imported inside the commands: its package pulls in the whole runtime, which
 # every other `theo` command would pay for at start-up. These match theo_rtc.transports.livekit.settings
@@ -52,6 +53,8 @@ app = typer.Typer(
 
 
 def register(parent: typer.Typer) -> None:
+    from theo_rtc.cli import livekit_sip  # noqa: F401 (adds `theo livekit sip-setup` to this app)
+
     parent.add_typer(app, name="livekit")
 
 
@@ -127,13 +130,22 @@ def dev(
     udp_ports: str = typer.Option(
         None, "--udp-ports", help="ICE/UDP media port range, e.g. 50000-50100 (default: the config's)."
     ),
-    sip: bool = typer.Option(False, "--sip", help="Also run LiveKit SIP (not available yet)."),
+    sip: bool = typer.Option(
+        False, "--sip", help="Also run Redis and LiveKit SIP (phone calls; config livekit-sip.yaml)."
+    ),
+    sip_port: int = typer.Option(
+        None, "--sip-port", help="SIP port with --sip (default: the config's, 5060)."
+    ),
+    redis_port: int = typer.Option(None, "--redis-port", help="Redis port with --sip (default: 6379)."),
 ) -> None:
     """Run a local livekit-server (built by `scripts/setup --dev`) until Ctrl-C or SIGTERM.
 
     Everything listens on 127.0.0.1: signalling and the server API on ws://127.0.0.1:7880.
 
     Media: ICE/UDP on the port range of livekit.yaml. The server's log goes to this terminal.
+
+    --sip: Redis (no persistence) + livekit-server on it + livekit-sip, SIP on 127.0.0.1:5060 and RTP on
+    10000-10100; then `theo livekit sip-setup` routes calls to Theo.
     """
     from theo_rtc.transports.livekit.devserver import (
         DEFAULT_CONFIG,
@@ -142,21 +154,30 @@ def dev(
         server_version,
     )
     from theo_rtc.transports.livekit.settings import LiveKitError
+    from theo_rtc.transports.livekit.sipserver import LocalTelephony
 
-    if sip:
-        fail(
-            "SIP is not built yet: `theo livekit dev` runs livekit-server only (a later issue adds "
-            "livekit-sip; docker-compose.yml already has it under the `sip` profile)"
-        )
+    telephony: LocalTelephony | None = None
     try:
         binary = find_livekit_server()
-        server = LocalLiveKit(
-            config or DEFAULT_CONFIG,
-            port=port,
-            rtc_tcp_port=rtc_tcp_port,
-            udp_port_range=_parse_udp_range(udp_ports) if udp_ports else None,
-            binary=binary,
-        )
+        udp_range = _parse_udp_range(udp_ports) if udp_ports else None
+        if sip:
+            telephony = LocalTelephony(
+                livekit_config=config or DEFAULT_CONFIG,
+                port=port,
+                rtc_tcp_port=rtc_tcp_port,
+                udp_port_range=udp_range,
+                redis_port=redis_port,
+                sip_port=sip_port,
+            )
+            server = telephony.livekit
+        else:
+            server = LocalLiveKit(
+                config or DEFAULT_CONFIG,
+                port=port,
+                rtc_tcp_port=rtc_tcp_port,
+                udp_port_range=udp_range,
+                binary=binary,
+            )
     except LiveKitError as exc:
         fail(exc.message)
 
@@ -171,7 +192,7 @@ def dev(
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            server.start()
+            telephony.start() if telephony is not None else server.start()
         except LiveKitError as exc:
             fail(exc.message)
         udp = server.udp_port_range
@@ -182,8 +203,13 @@ def dev(
             f"  media       UDP {f'{udp[0]}-{udp[1]}' if udp else 'any port'} on {server.host}"
             + (f", ICE/TCP {server.rtc_tcp_port} (all interfaces)" if server.rtc_tcp_port else "")
             + f"\n  config      {server.config_path}\n"
-            "Ctrl-C stops it."
+            + (_telephony_lines(telephony) if telephony is not None else "")
+            + "Ctrl-C stops it."
         )
+        if telephony is not None:
+            gone = telephony.wait_any_exit()
+            if not stopping:
+                fail(f"{gone} exited by itself")
         exited = server.wait()
         if not stopping:
             fail(f"livekit-server exited by itself with code {exited}")
@@ -194,10 +220,22 @@ def dev(
             signal.signal(sig, signal.SIG_IGN)
         if server.running:
             err_console.print("stopping livekit-server ...")
+        if telephony is not None:
+            telephony.stop()
         stopped = server.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     err_console.print(f"livekit-server stopped (exit code {stopped})")
+
+
+def _telephony_lines(telephony: LocalTelephony) -> str:
+    config = telephony.sip_config()
+    return (
+        f"  redis       {telephony.redis_address} (no persistence)\n"
+        f"  sip         udp+tcp {telephony.sip_uri_host}, RTP {config.get('rtp_port')}\n"
+        f"  sip config  {telephony.sip_config_path}\n"
+        "  next        `theo livekit sip-setup` (trunk + dispatch rule), then `theo agent`\n"
+    )
 
 
 @app.command()

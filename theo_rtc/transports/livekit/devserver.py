@@ -119,8 +119,9 @@ def load_config(path: Path = DEFAULT_CONFIG) -> dict[str, Any]:
 class LocalLiveKit:
     """One livekit-server process on this machine, configured from ``livekit.yaml``.
 
-    ``port``, ``rtc_tcp_port`` (0 turns ICE/TCP off), ``udp_port_range`` (inclusive) and
-    ``api_key``/``api_secret`` (replacing the file's keys) override the file; ``None`` keeps its value.
+    ``port``, ``rtc_tcp_port`` (0 turns ICE/TCP off), ``udp_port_range`` (inclusive),
+    ``api_key``/``api_secret`` (replacing the file's keys) and ``redis_address`` (``host:port``; LiveKit
+    SIP needs the server on Redis) override the file; ``None`` keeps its value.
     ``log_path`` receives the server's output; ``None`` leaves it on this process's stdout/stderr.
     """
 
@@ -135,6 +136,7 @@ class LocalLiveKit:
         api_secret: str | None = None,
         binary: Path | None = None,
         log_path: Path | None = None,
+        redis_address: str | None = None,
     ) -> None:
         if (api_key is None) != (api_secret is None):
             raise ValueError("api_key and api_secret go together")
@@ -144,6 +146,8 @@ class LocalLiveKit:
         self.config = self._derive(
             load_config(config), port, rtc_tcp_port, udp_port_range, api_key, api_secret
         )
+        if redis_address is not None:
+            self.config["redis"] = {"address": redis_address}
         self.process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
         self._log: IO[bytes] | None = None

@@ -26,6 +26,7 @@ from theo_rtc.runtime import TheoRuntime
 from theo_rtc.session import InputGate, SessionConfig
 from theo_rtc.transports.call import Call
 from theo_rtc.transports.livekit.output import EVENTS_TOPIC, RoomEventOutput
+from theo_rtc.transports.livekit.phone import PhoneCallInfo, PhoneOptions, is_phone
 from theo_rtc.transports.livekit.sink import RoomAudioSink
 from theo_rtc.transports.protocol import TheoDialect
 from theo_rtc.transports.registry import SessionRegistry
@@ -45,6 +46,7 @@ class RoomOptions:
     config: SessionConfig = field(default_factory=SessionConfig)
     leave_when_alone: bool = True  # end the job once no other participant is left
     agent: dict[str, Any] | None = None  # voice agent options (wire fields) for every session; None: none
+    phone: PhoneOptions = field(default_factory=PhoneOptions)  # for tracks of SIP callers
 
 
 def session_config_from_metadata(metadata: str, base: SessionConfig) -> SessionConfig:
@@ -58,7 +60,7 @@ def session_config_from_metadata(metadata: str, base: SessionConfig) -> SessionC
     if not isinstance(options, dict):
         raise ValueError("dispatch metadata must be a JSON object of session options")
     # "replaces": a re-dispatch's marker; "agent": the voice agent's options (agent_from_metadata)
-    options = {k: v for k, v in options.items() if k not in ("replaces", "agent")}
+    options = {k: v for k, v in options.items() if k not in ("replaces", "agent", "phone")}
     options = options.get("session", options)
     if "voice" in options and "tts_voice" not in options:
         options["tts_voice"] = options.pop("voice")
@@ -103,6 +105,7 @@ class TheoRoom:
         self.speaker: Speaker | None = None
         self._ignored: set[str] = set()  # tracks past max_tracks (they stay ignored)
         self._notices: RoomEventOutput | None = None  # the room's own messages, in order
+        self.phone_calls: dict[str, PhoneCallInfo] = {}  # by track sid, for tracks of SIP callers
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -113,6 +116,8 @@ class TheoRoom:
         room.on("track_unsubscribed", self._on_track_gone)
         room.on("participant_disconnected", self._on_participant_gone)
         room.on("data_received", self._on_data)
+        room.on("sip_dtmf_received", self._on_dtmf)
+        room.on("participant_connected", self._on_participant_joined)
         room.on("disconnected", lambda reason: self.end(f"disconnected from the room ({reason})"))
         await room.connect(url, token, rtc.RoomOptions(auto_subscribe=True))
         log.info("joined room %s as %s", room.name, room.local_participant.identity)
@@ -204,6 +209,8 @@ class TheoRoom:
             log.info(
                 "room %s: session %s for %s's track %s", self.room.name, call.id, participant.identity, sid
             )
+            if is_phone(participant):
+                self._answer_phone(call, participant, sid)
             await call.run(self._pump(track, call))
         except Exception as exc:
             log.warning("room %s: track %s not served: %s", self.room.name, sid, exc, exc_info=True)
@@ -218,9 +225,44 @@ class TheoRoom:
             await call.close()
             await output.aclose()
             self.calls.pop(sid, None)
+            self.phone_calls.pop(sid, None)
             self._tasks.pop(sid, None)
             self._owners.pop(sid, None)
             log.info("room %s: session %s closed (%s)", self.room.name, call.id, call.end_reason)
+
+    # --- phone calls (LiveKit SIP) ----------------------------------------------------------------------
+
+    def _answer_phone(self, call: Call, participant: rtc.RemoteParticipant, sid: str) -> None:
+        """A SIP caller's session: announce the call (``phone.call``), then say the greeting."""
+        info = PhoneCallInfo.of(participant)
+        self.phone_calls[sid] = info
+        call.session.emit("phone.call", **info.event())
+        log.info(
+            "room %s: phone call %s from %r to %r",
+            self.room.name,
+            info.call_id,
+            info.from_number,
+            info.to_number,
+        )
+        if self.options.phone.greeting:
+            # as a client's tts.speak: the same validation, events and mute-while-speaking
+            call.post(json.dumps({"type": "tts.speak", "text": self.options.phone.greeting}))
+
+    def _on_dtmf(self, dtmf: rtc.SipDTMF) -> None:
+        """The caller's RFC 4733 digits (LiveKit SIP sends each as a SIP DTMF packet): a ``dtmf`` event on
+        each session of that participant's tracks."""
+        identity = dtmf.participant.identity if dtmf.participant is not None else ""
+        for sid, owner in list(self._owners.items()):
+            call = self.calls.get(sid)
+            if owner == identity and call is not None:
+                call.session.emit("dtmf", digit=dtmf.digit, code=dtmf.code, participant_identity=identity)
+
+    def _on_participant_joined(self, participant: rtc.RemoteParticipant) -> None:
+        """Someone joining a call late (a supervisor, a dashboard) hears which calls are going on."""
+        for sid, info in list(self.phone_calls.items()):
+            call = self.calls.get(sid)
+            if call is not None:
+                call.session.emit("phone.call", **info.event())
 
     def _gates(self) -> list[InputGate]:
         return [call.session.input_gate for call in self.calls.values()]

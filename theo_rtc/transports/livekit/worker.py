@@ -20,6 +20,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.session import SessionConfig
 from theo_rtc.transports.livekit.failover import DispatchWatcher
+from theo_rtc.transports.livekit.phone import PhoneOptions, phone_options_from_metadata
 from theo_rtc.transports.livekit.room import (
     RoomOptions,
     TheoRoom,
@@ -77,16 +78,18 @@ class RoomHost:
         """Join ``room_name`` with the job's token and serve it until it ends."""
         config = self.options.config
         agent = None
+        phone = PhoneOptions()
         try:
             config = session_config_from_metadata(metadata, config)
             agent = agent_from_metadata(metadata)
+            phone = phone_options_from_metadata(metadata)
         except ValueError as exc:
             log.warning("job %s: %s; using the default session options", job_id, exc)
         room = TheoRoom(
             self.runtime,
             self.registry,
             rtc.Room(),
-            RoomOptions(max_tracks=self.options.max_tracks_per_room, config=config, agent=agent),
+            RoomOptions(max_tracks=self.options.max_tracks_per_room, config=config, agent=agent, phone=phone),
         )
         self.rooms[job_id] = room
         log.info("job %s: joining room %s", job_id, room_name)
