@@ -99,7 +99,13 @@ def test_a_foreign_host_is_refused_on_http(request: pytest.FixtureRequest, serve
             f"{server.url}{path}", headers=bearer(KEY) | {"Host": f"rebind.evil.example:{port}"}
         )
         assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_host", path
-    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "localhost"):
+    for host in (
+        f"localhost:{port}",
+        f"127.0.0.1:{port}",
+        f"[::1]:{port}",
+        "localhost",
+        f"192.168.7.7:{port}",
+    ):
         assert httpx.get(f"{server.url}/v1/models", headers=bearer(KEY) | {"Host": host}).status_code == 200
 
 

@@ -99,6 +99,15 @@ def test_host_and_origin_rules() -> None:
     for bad in ("", "evil.example", "127.0.0.1.evil.example", "localhost:abc", "user@localhost", "[::1"):
         assert not loopback.allows(bad), bad
     assert HostAllowlist(default_allowed_hosts("10.0.0.5")).allows("10.0.0.5:8000")
+    default = SecurityState.from_settings(TheoSettings(host="0.0.0.0")).hosts  # LAN browsers use the IP
+    assert (
+        default.allows("192.168.1.5:8000")
+        and default.allows("[fe80::1]:8000")
+        and default.allows("localhost")
+    )
+    assert not default.allows("theo.lan") and not default.allows("1.2.3.4.evil.example")
+    named = SecurityState.from_settings(TheoSettings(host="0.0.0.0", allowed_hosts=["theo.lan"])).hosts
+    assert named.allows("theo.lan:8000") and not named.allows("127.0.0.1")  # the list replaces the default
     assert is_loopback_host("127.0.0.2") and not is_loopback_host("0.0.0.0")
     assert origin_allowed("http://localhost:8000", "localhost:8000", [])
     assert origin_allowed("https://theo.example", "theo.example", [])  # behind TLS, Host without port

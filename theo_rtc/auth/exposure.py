@@ -19,7 +19,7 @@ def exposure_warnings(settings: TheoSettings, security: SecurityState) -> list[s
         )
     if settings.host in ("0.0.0.0", "::", "") and not settings.allowed_hosts:
         warnings.append(
-            "requests are accepted only with a loopback Host header (localhost, 127.0.0.1, ::1): set "
-            "THEO_ALLOWED_HOSTS to the names clients use to reach this server."
+            "clients may reach this server by IP address or as localhost; a DNS name they use must be "
+            "listed in THEO_ALLOWED_HOSTS (other names are refused, against DNS rebinding)."
         )
     return warnings

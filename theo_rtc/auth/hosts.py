@@ -1,9 +1,10 @@
 """``Host`` and ``Origin`` rules against DNS rebinding and cross-site requests.
 
-- ``Host`` must name this server: by default a loopback name (``localhost``, ``127.0.0.1``, ``::1``,
-  any port) or the address ``theo serve --host`` binds; ``THEO_ALLOWED_HOSTS`` replaces the list
-  (``*.example.com`` matches subdomains, ``*`` turns the check off). A page on ``evil.example`` that
-  rebinds its name to 127.0.0.1 still sends ``Host: evil.example`` and is refused.
+- ``Host`` must name this server: by default ``localhost``, the name ``theo serve --host`` binds, or any
+  IP address literal (``127.0.0.1``, ``[::1]``, a LAN address), any port; ``THEO_ALLOWED_HOSTS`` replaces
+  that (``*.example.com`` matches subdomains, ``*`` turns the check off). A page on ``evil.example`` that
+  rebinds its name to 127.0.0.1 still sends ``Host: evil.example`` and is refused. An address literal
+  cannot be rebound: a page whose origin is ``http://192.168.1.5:8000`` was served by Theo itself.
 - ``Origin``, when a browser sends one, must be this server's own origin (the demo page) or listed in
   ``THEO_CORS_ORIGINS``; ``null`` (sandboxed frames, file: pages) is refused. No ``Origin`` at all is a
   non-browser client, which a browser cannot impersonate.
@@ -47,7 +48,8 @@ def is_loopback_host(host: str) -> bool:
 
 
 def default_allowed_hosts(bind_host: str) -> list[str]:
-    """Loopback names, plus the address ``theo serve --host`` binds when it is a specific one."""
+    """Loopback names, plus the name ``theo serve --host`` binds when it is a specific one (with
+    ``allow_addresses``, which lets every address literal through)."""
     names = list(LOOPBACK_NAMES)
     bind = bind_host.strip().strip("[]").lower()
     if bind not in _WILDCARD_BINDS and bind not in names:
@@ -56,9 +58,11 @@ def default_allowed_hosts(bind_host: str) -> list[str]:
 
 
 class HostAllowlist:
-    def __init__(self, patterns: list[str]) -> None:
+    def __init__(self, patterns: list[str], *, allow_addresses: bool = False) -> None:
+        """``allow_addresses``: any IP address literal passes too (the default list's rule)."""
         self.patterns = [p.strip().lower().strip("[]") for p in patterns if p.strip()]
         self.allow_all = "*" in self.patterns
+        self.allow_addresses = allow_addresses
 
     def allows(self, header: str) -> bool:
         if self.allow_all:
@@ -67,12 +71,22 @@ class HostAllowlist:
         if parsed is None:
             return False
         name = parsed[0]
+        if self.allow_addresses and _is_address(name):
+            return True
         for pattern in self.patterns:
             if pattern.startswith("*.") and name.endswith(pattern[1:]):
                 return True
             if name == pattern:
                 return True
         return False
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def origin_allowed(origin: str, host_header: str, allowed_origins: list[str]) -> bool:

@@ -41,7 +41,11 @@ class SecurityState:
             client_secrets=ClientSecretStore(),
             requests=RequestRateLimiter(settings.api_key_requests_per_minute),
             sessions=SessionSlots(settings.api_key_max_sessions),
-            hosts=HostAllowlist(settings.allowed_hosts or default_allowed_hosts(settings.host)),
+            hosts=(
+                HostAllowlist(settings.allowed_hosts)
+                if settings.allowed_hosts
+                else HostAllowlist(default_allowed_hosts(settings.host), allow_addresses=True)
+            ),
             cors_origins=[o.strip().rstrip("/") for o in settings.cors_origins if o.strip()],
             client_secret_ttl_s=settings.client_secret_ttl_s,
             demo_password=settings.demo_password or None,
