@@ -50,6 +50,17 @@ class TheoSettings(BaseSettings):
     # TTS workers interleave requests sentence by sentence, so a second request gets its first audio
     # after one sentence of the first instead of after all of it (bench/tts.py).
     tts_worker_concurrency: int = 4
+    # Deadlines and health (README "Deadlines, health and drain"): a worker call may take
+    # floor + per_audio x (seconds of audio it carries); a worker missing `failures` health checks in a
+    # row (one every `interval`, each answered within `timeout`) is marked unhealthy, killed, restarted.
+    worker_deadline_floor_s: float = Field(default=30.0, gt=0)
+    worker_deadline_per_audio_s: float = Field(default=2.0, ge=0)
+    worker_health_interval_s: float = Field(default=5.0, ge=0)  # 0: no health checks
+    worker_health_timeout_s: float = Field(default=3.0, gt=0)
+    worker_health_failures: int = Field(default=3, ge=1)
+    # SIGTERM: readiness 503 at once, new work refused, sessions flushed; REST requests still running after
+    # this long are answered 503 and the process exits.
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
 
     max_sessions: int = 64  # streaming sessions at once; each holds a 60 s ring buffer (3.8 MB) and a VAD
     max_frame_bytes: int = 64 * 1024  # one binary WebSocket frame
@@ -68,7 +79,14 @@ class TheoSettings(BaseSettings):
     webrtc_turn_username: str | None = None
     webrtc_turn_password: str | None = None
     webrtc_jitter_frames: int = Field(default=1, ge=1, le=8)  # aiortc's 4 (80 ms) is for WANs; LAN needs 1
-    webrtc_connect_timeout_s: float = 15.0  # a peer that never completes ICE/DTLS is freed after this
+    webrtc_connect_timeout_s: float = 10.0  # a peer that never completes ICE/DTLS is freed after this
+    # Offers not connected yet have their own budget (not max_sessions), so a flood of offers that never
+    # complete ICE cannot lock established sessions out; past it they get a 503.
+    webrtc_max_pending_offers: int = Field(default=8, ge=1)
+    # Per client address (uvicorn resolves X-Forwarded-For from trusted proxies), a moving window in the
+    # `limits` notation ("60/minute", "5/second"); past it an OpenAI-shaped 429. Empty: no limit.
+    admission_offers_per_source: str = "60/minute"
+    admission_websockets_per_source: str = "600/minute"
     webrtc_send_buffer_ms: int = 300  # TTS audio queued ahead of real time; bounds tts.cancel latency
 
     # The voice agent's LLM: any OpenAI-compatible chat-completions endpoint (llama.cpp, Ollama, vLLM,

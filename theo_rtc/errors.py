@@ -65,6 +65,28 @@ class WorkerUnavailableError(TheoError):
     code = "worker_unavailable"
 
 
+class WorkerTimeoutError(WorkerUnavailableError):
+    """The worker did not answer within the call's deadline (hung, or far slower than it should be)."""
+
+    status_code = 504
+    code = "worker_timeout"
+
+
+class ServerShuttingDownError(TheoError):
+    """The server is draining after SIGTERM: no new work; another replica (or a retry later) serves it."""
+
+    status_code = 503
+    code = "server_shutting_down"
+
+
+class RateLimitedError(TheoError):
+    """Too many requests from one source (OpenAI's 429 shape)."""
+
+    status_code = 429
+    error_type = "requests"
+    code = "rate_limit_exceeded"
+
+
 class ModelStoreError(TheoError):
     """A model could not be installed, verified or removed."""
 

@@ -15,6 +15,10 @@ WEBRTC_ENV = {
     "THEO_WEBRTC_ICE_HOSTS": '["127.0.0.1"]',
     "THEO_WEBRTC_CONNECT_TIMEOUT_S": "3",
     "THEO_MAX_SESSIONS": "60",
+    # The offer bursts below measure what unconnected offers cost and free; the pending-offer budget and
+    # per-source limits that bound them by default are tested in test_offer_flood.py.
+    "THEO_WEBRTC_MAX_PENDING_OFFERS": "60",
+    "THEO_ADMISSION_OFFERS_PER_SOURCE": "",
 }
 
 

@@ -208,7 +208,8 @@ async def test_unknown_model_and_receive_only_offer(rtc_server: RunningServer) -
 
 async def test_fifty_offers_that_never_connect_are_freed(rtc_server: RunningServer) -> None:
     """50 offers at once, none completing ICE/DTLS: all answered, then freed by the connect timeout (3 s
-    here); a real call still works meanwhile, and offers past max_sessions get a clear 503."""
+    here); a real call still works meanwhile, and offers past the pending-offer budget (60 here) get a
+    clear 503."""
     before = await health(rtc_server)
     threads = server_threads(rtc_server)
     client = WebRTCClient(rtc_server.url)
@@ -222,11 +223,11 @@ async def test_fifty_offers_that_never_connect_are_freed(rtc_server: RunningServ
     working = await speak(rtc_server, UTTERANCES[1].path)  # other sessions are unaffected
     await working.close()
     await settle(rtc_server, before["process"]["asyncio_tasks"], threads)
-    async with httpx.AsyncClient(base_url=rtc_server.url, timeout=60) as http:  # past max_sessions (60)
+    async with httpx.AsyncClient(base_url=rtc_server.url, timeout=60) as http:  # past the budget (60)
         more = await asyncio.gather(*(http.post("/v1/realtime/calls", content=sdp) for _ in range(65)))
     codes = sorted(r.status_code for r in more)
     assert codes == [201] * 60 + [503] * 5, codes
-    assert {r.json()["error"]["code"] for r in more if r.status_code == 503} == {"too_many_sessions"}
+    assert {r.json()["error"]["code"] for r in more if r.status_code == 503} == {"too_many_pending_offers"}
     await client.close()
     body = await settle(rtc_server, before["process"]["asyncio_tasks"], threads)
     assert body["status"] == "ok"

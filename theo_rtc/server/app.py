@@ -17,11 +17,13 @@ from theo_rtc.auth import install_security
 from theo_rtc.config import TheoSettings
 from theo_rtc.errors import TheoError
 from theo_rtc.runtime import TheoRuntime
+from theo_rtc.server.drain import Drain, DrainMiddleware
 from theo_rtc.server.errors import install_error_handlers
 from theo_rtc.server.limits import BodySizeLimitMiddleware
 from theo_rtc.server.request_id import RequestIdMiddleware
 from theo_rtc.server.routes import health, livekit, models, speech, text, transcriptions
 from theo_rtc.transports.registry import SessionRegistry
+from theo_rtc.transports.source_limits import SourceLimits
 from theo_rtc.transports.webrtc import router as webrtc_router
 from theo_rtc.transports.websocket import router as websocket_router
 
@@ -59,6 +61,11 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
         | {f"postprocessing.{stage}": status for stage, status in runtime.postprocessor.status().items()}
         | {"tts": runtime.speech.status()}
     )
+    sessions = SessionRegistry(settings.max_sessions, pending_limit=settings.webrtc_max_pending_offers)
+    app.state.sessions = sessions
+    app.state.drain = Drain(sessions)  # run by `theo serve` on SIGTERM (DrainingServer)
+    app.state.source_limits = SourceLimits(settings)
+    app.add_middleware(DrainMiddleware, drain=app.state.drain)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     # Host, CORS, Origin and API-key checks: outside the body limit, so nothing is read for a refusal.
     install_security(app, settings, demo_dir=WEB_DEMO_DIR)
@@ -72,7 +79,6 @@ def create_app(settings: TheoSettings | None = None, *, runtime: TheoRuntime | N
     app.include_router(websocket_router)
     app.include_router(webrtc_router)
     app.include_router(livekit.router)  # POST /v1/livekit/sessions, GET /vendor/livekit-client.umd.js
-    app.state.sessions = SessionRegistry(settings.max_sessions)
     if WEB_DEMO_DIR.is_dir():  # last: every API route above takes precedence over the static files
         app.mount("/", StaticFiles(directory=WEB_DEMO_DIR, html=True), name="web_demo")
     return app

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from theo_rtc.backends.types import StreamChunk, StreamHypothesis, TranscribeOptions
-from theo_rtc.errors import TheoError, WorkerUnavailableError
+from theo_rtc.errors import TheoError, WorkerTimeoutError, WorkerUnavailableError
 from theo_rtc.observability import metrics
 from theo_rtc.session.events import Emit
 from theo_rtc.session.ring_buffer import RingBuffer
@@ -94,7 +94,8 @@ class EngineStream:
                 log.warning(
                     "%s: worker stream failed (%s); resuming from the last commit", self._id, exc.message
                 )
-                self._emit("error", code="worker_restarted", message=exc.message, recoverable=True)
+                code = "worker_timeout" if isinstance(exc, WorkerTimeoutError) else "worker_restarted"
+                self._emit("error", code=code, message=exc.message, recoverable=True)
                 await asyncio.sleep(0.2)
             except TheoError as exc:
                 self._emit("error", code=exc.code or "error", message=exc.message, recoverable=False)

@@ -102,10 +102,11 @@ class Call:
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
-    def reserve(self) -> None:
+    def reserve(self, *, pending: bool = False) -> None:
         """Take a registry slot (raises ``too_many_sessions``) and check the model exists, before any task
-        starts: a burst of calls cannot overshoot ``max_sessions`` while they are being set up."""
-        self.registry.reserve(self.session)
+        starts: a burst of calls cannot overshoot ``max_sessions`` while they are being set up. ``pending``:
+        a slot from the budget of calls whose peer has not connected yet (WebRTC offers)."""
+        self.registry.reserve(self.session, pending=pending, end=self.end)  # a drain ends the call
         self._reserved = True
         self.runtime.store.get(self.session.config.model)
 

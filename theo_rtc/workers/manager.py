@@ -9,6 +9,7 @@ from theo_rtc.config import TheoSettings
 from theo_rtc.errors import InvalidRequestError
 from theo_rtc.observability import metrics
 from theo_rtc.registry.store import ModelStore
+from theo_rtc.workers.deadlines import Deadlines
 from theo_rtc.workers.process import WORKER_MODULES, WorkerInfo, WorkerProcess, WorkerState
 from theo_rtc.workers.stt_client import STTWorkerClient
 from theo_rtc.workers.tts_client import TTSWorkerClient
@@ -49,6 +50,12 @@ class WorkerManager:
                 else self.settings.worker_concurrency,
                 on_exit=self._on_worker_exit,
             )
+            worker.deadlines = Deadlines.from_settings(self.settings)
+            # The LLM keeps its own generous probe (a busy llama.cpp answers late).
+            if model.manifest.type != "llm":
+                worker.probe_interval_s = self.settings.worker_health_interval_s
+                worker.probe_timeout_s = self.settings.worker_health_timeout_s
+                worker.probe_failures = self.settings.worker_health_failures
             self._workers[model_name] = worker
             await worker.start()
             return worker

@@ -1,10 +1,11 @@
-"""One engine worker subprocess: spawn, readiness, exit detection, restart; liveness of HTTP workers."""
+"""One engine worker subprocess: spawn, readiness, exit detection, restart, and periodic health checks."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -16,8 +17,10 @@ import httpx
 
 from theo_rtc.errors import WorkerUnavailableError
 from theo_rtc.observability import metrics
+from theo_rtc.proto import stt_worker_pb2, stt_worker_pb2_grpc, tts_worker_pb2, tts_worker_pb2_grpc
 from theo_rtc.registry.store import InstalledModel
 from theo_rtc.scheduler import PriorityLimiter
+from theo_rtc.workers.deadlines import Deadlines
 from theo_rtc.workers.protocol import GRPC_OPTIONS, READY_PREFIX
 
 log = logging.getLogger("theo.workers")
@@ -29,16 +32,20 @@ WORKER_MODULES = {
 }
 HTTP_WORKERS = {"llm": "/v1/models"}
 """Workers that serve HTTP instead of gRPC (the LLM: llama.cpp's OpenAI-compatible server), each with the
-path whose 200 means the model answers: checked before the worker is ready and then every
-``probe_interval_s``; ``probe_failures`` failed probes in a row (each ``probe_timeout_s``) kill the worker
-so it restarts. A busy model answers the probe late (llama.cpp serves one request at a time), hence the
-generous bound."""
+path whose 200 means the model answers: checked before the worker is ready, then as the health check.
+A busy model answers it late (llama.cpp serves one request at a time), hence its generous defaults.
+
+Every worker is health-checked every ``probe_interval_s`` (gRPC workers: their ``Health`` RPC, which
+answers while a decode runs in its thread); ``probe_failures`` checks in a row without an answer within
+``probe_timeout_s`` mark the worker unhealthy (``/health`` says so) and kill it, so it restarts as after
+a crash. That is what frees a worker that hangs (SIGSTOP, a wedged native library) instead of dying."""
 
 
 class WorkerState(StrEnum):
     STARTING = "starting"
     READY = "ready"
     RESTARTING = "restarting"
+    UNHEALTHY = "unhealthy"  # stopped answering health checks: being killed, then restarted
     FAILED = "failed"
     STOPPED = "stopped"
 
@@ -84,12 +91,15 @@ class WorkerProcess:
         self.state = WorkerState.STOPPED
         self.restarts = 0
         self.last_error: str | None = None
+        # Why the health checks killed the process, until its replacement is ready (errors quote it).
+        self.unhealthy_reason: str | None = None
         self._ready = asyncio.Event()
         self._started_at = 0.0
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._generation = 0
         self._stderr_tail: list[str] = []
+        self.deadlines = Deadlines()  # per-call deadlines for this worker's clients
         self.probe_interval_s = 10.0
         self.probe_timeout_s = 30.0
         self.probe_failures = 3
@@ -167,12 +177,13 @@ class WorkerProcess:
         if self.kind not in HTTP_WORKERS:
             self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS)
         self._started_at = time.monotonic()
+        self.unhealthy_reason = None
         self.state = WorkerState.READY
         self._ready.set()
         metrics.workers_ready.labels(self.model.name, self.kind).set(1)
         log.info("%s worker for %s ready (pid %s, port %s)", self.kind, self.model.name, proc.pid, port)
         self._spawn(self._watch(proc, generation))
-        if self.kind in HTTP_WORKERS:
+        if self.probe_interval_s > 0:
             self._spawn(self._probe(proc, generation))
 
     async def wait_ready(self) -> None:
@@ -192,6 +203,8 @@ class WorkerProcess:
         proc = self._proc
         if proc is not None and proc.returncode is None:
             proc.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGCONT)  # a stopped (hung) worker gets to handle its SIGTERM
             try:
                 await asyncio.wait_for(proc.wait(), 5.0)
             except TimeoutError:
@@ -219,28 +232,58 @@ class WorkerProcess:
         return port
 
     async def _probe(self, proc: asyncio.subprocess.Process, generation: int) -> None:
-        """Liveness of an HTTP worker: a worker that stops answering is killed (and so restarted)."""
-        url = f"http://127.0.0.1:{self.port}{HTTP_WORKERS[self.kind]}"
+        """Liveness: a worker that stops answering is marked unhealthy and killed (and so restarted)."""
         failed = 0
         async with httpx.AsyncClient() as client:
             while proc.returncode is None and generation == self._generation and not self._stopping:
                 await asyncio.sleep(self.probe_interval_s)
+                if proc.returncode is not None or generation != self._generation or self._stopping:
+                    return
                 try:
-                    response = await client.get(url, timeout=self.probe_timeout_s)
-                    response.raise_for_status()
+                    await self._check_health(client)
                     failed = 0
-                except httpx.HTTPError as exc:
+                except (httpx.HTTPError, grpc.aio.AioRpcError, WorkerUnavailableError) as exc:
                     if self._stopping or generation != self._generation:
                         return
                     failed += 1
+                    metrics.worker_errors_total.labels(self.model.name, "health_check").inc()
                     log.warning(
-                        "%s worker for %s: health check failed (%s)", self.kind, self.model.name, repr(exc)
+                        "%s worker for %s: health check %d/%d failed (%s)",
+                        self.kind,
+                        self.model.name,
+                        failed,
+                        self.probe_failures,
+                        _describe(exc),
                     )
                 if failed >= self.probe_failures and proc.returncode is None and not self._stopping:
-                    log.error("%s worker for %s stopped answering; killing it", self.kind, self.model.name)
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.kill()  # _watch restarts it
+                    self._mark_unhealthy(proc, failed)
                     return
+
+    async def _check_health(self, client: httpx.AsyncClient) -> None:
+        """One health check, answered within ``probe_timeout_s`` or raising."""
+        if self.kind in HTTP_WORKERS:
+            url = f"http://127.0.0.1:{self.port}{HTTP_WORKERS[self.kind]}"
+            (await client.get(url, timeout=self.probe_timeout_s)).raise_for_status()
+        elif self.kind == "stt":
+            stt = stt_worker_pb2_grpc.STTWorkerStub(self.require_channel())
+            await stt.Health(stt_worker_pb2.HealthRequest(), timeout=self.probe_timeout_s)
+        else:
+            tts = tts_worker_pb2_grpc.TTSWorkerStub(self.require_channel())
+            await tts.Health(tts_worker_pb2.HealthRequest(), timeout=self.probe_timeout_s)
+
+    def _mark_unhealthy(self, proc: asyncio.subprocess.Process, failed: int) -> None:
+        reason = (
+            f"stopped answering health checks ({failed} in a row without an answer within "
+            f"{self.probe_timeout_s:g} s)"
+        )
+        log.error("%s worker for %s %s; killing it", self.kind, self.model.name, reason)
+        self.unhealthy_reason = reason
+        self.last_error = reason
+        self.state = WorkerState.UNHEALTHY
+        self._ready.clear()  # new requests wait for the restart instead of queueing on a hung process
+        metrics.workers_ready.labels(self.model.name, self.kind).set(0)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()  # _watch restarts it; calls in flight fail now instead of at their deadline
 
     async def _read_ready(self, proc: asyncio.subprocess.Process) -> int:
         assert proc.stdout is not None
@@ -273,7 +316,10 @@ class WorkerProcess:
         self._ready.clear()
         self.state = WorkerState.RESTARTING
         metrics.workers_ready.labels(self.model.name, self.kind).set(0)
-        self.last_error = f"worker exited unexpectedly with code {code}"
+        reason = self.unhealthy_reason
+        self.last_error = (
+            f"{reason}; killed and restarted" if reason else f"worker exited unexpectedly with code {code}"
+        )
         log.warning("%s worker for %s exited (code %s); restarting", self.kind, self.model.name, code)
         if self._on_exit is not None:
             self._on_exit(self.model.name, code)
@@ -288,3 +334,9 @@ class WorkerProcess:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"{exc.code().name}: {exc.details()}"
+    return repr(exc)

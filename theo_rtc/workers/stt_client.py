@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import uuid
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 import grpc
 
 from theo_rtc.backends.types import (
+    STT_SAMPLE_RATE,
     AudioArray,
     StreamChunk,
     StreamHypothesis,
@@ -18,12 +20,13 @@ from theo_rtc.backends.types import (
     TranscriptionInfo,
     TranscriptSegment,
 )
-from theo_rtc.errors import TheoError, WorkerUnavailableError
+from theo_rtc.errors import TheoError, WorkerTimeoutError, WorkerUnavailableError
 from theo_rtc.preprocessing.pipeline import float_to_pcm16
 from theo_rtc.proto import stt_worker_pb2 as pb
 from theo_rtc.proto import stt_worker_pb2_grpc as pb_grpc
 from theo_rtc.scheduler import Priority
 from theo_rtc.workers.convert import hypothesis_from_pb, info_from_pb, options_to_pb, segment_from_pb
+from theo_rtc.workers.deadlines import ResponseDeadlines
 from theo_rtc.workers.process import WorkerProcess
 
 _INLINE_LIMIT = 4 << 20  # bytes of PCM sent inline; larger audio goes through a temp file on the same host
@@ -55,8 +58,12 @@ class STTWorkerClient:
     async def transcribe_file(
         self, audio: AudioArray, options: TranscribeOptions, *, priority: Priority = Priority.BATCH
     ) -> AsyncIterator[BatchStream]:
-        """Usage: ``async with client.transcribe_file(...) as result: async for seg in result.segments``."""
+        """Usage: ``async with client.transcribe_file(...) as result: async for seg in result.segments``.
+
+        The whole call (info and every segment) has the deadline of the audio's duration (:mod:`.deadlines`).
+        """
         request_id = uuid.uuid4().hex
+        deadline_s = self.worker.deadlines.for_audio(len(audio) / STT_SAMPLE_RATE)
         pcm = float_to_pcm16(audio)
         path: str | None = None
         async with self.worker.limiter.slot(priority):
@@ -73,7 +80,7 @@ class STTWorkerClient:
                     request = pb.TranscribeFileRequest(
                         request_id=request_id, options=options_to_pb(options), pcm16=pcm
                     )
-                call = self._stub.TranscribeFile(request)
+                call = self._stub.TranscribeFile(request, timeout=deadline_s)
                 try:
                     first = await call.read()
                     if first is grpc.aio.EOF or not first.HasField("info"):
@@ -98,10 +105,17 @@ class STTWorkerClient:
     async def stream(
         self, chunks: AsyncIterator[StreamChunk], *, session_id: str, priority: Priority = Priority.REALTIME
     ) -> AsyncIterator[StreamHypothesis]:
-        """Bidirectional streaming transcription (used by streaming sessions)."""
+        """Bidirectional streaming transcription (used by streaming sessions).
+
+        Each decode or commit request must be answered within the deadline of the window it decodes; past
+        it the call is cancelled and :class:`WorkerTimeoutError` raised, so the session replays.
+        """
         await self.worker.wait_ready()
+        deadlines = ResponseDeadlines()
+        window_s = 0.0  # audio the worker holds for the segment: what the next decode works on
 
         async def frames() -> AsyncIterator[pb.AudioFrame]:
+            nonlocal window_s
             async for chunk in chunks:
                 frame = pb.AudioFrame(
                     session_id=session_id,
@@ -112,15 +126,34 @@ class STTWorkerClient:
                 )
                 if chunk.options is not None:
                     frame.options.CopyFrom(options_to_pb(chunk.options))
+                window_s = (0.0 if chunk.reset else window_s) + len(chunk.audio) / STT_SAMPLE_RATE
+                if chunk.decode or chunk.commit:
+                    deadlines.sent(self.worker.deadlines.for_audio(window_s))
+                if chunk.commit:
+                    window_s = 0.0
                 yield frame
 
         call = self._stub.TranscribeStream(frames())
+        watchdog = asyncio.create_task(deadlines.watch(call.cancel))
         try:
-            async for event in call:
+            while True:
+                try:
+                    event = await call.read()
+                except (asyncio.CancelledError, grpc.aio.AioRpcError) as exc:
+                    if deadlines.expired_budget is not None:  # the watchdog cancelled the call
+                        raise self._timeout(deadlines.expired_budget) from None
+                    if isinstance(exc, grpc.aio.AioRpcError):
+                        raise self._map_error(exc) from exc
+                    raise  # our own task is being cancelled
+                if event is grpc.aio.EOF:
+                    if deadlines.expired_budget is not None:
+                        raise self._timeout(deadlines.expired_budget)
+                    return
+                deadlines.answered()
                 yield hypothesis_from_pb(event)
-        except grpc.aio.AioRpcError as exc:
-            raise self._map_error(exc) from exc
+                deadlines.restart_clock()  # the time the session spent on the answer is not the worker's
         finally:
+            watchdog.cancel()
             call.cancel()
 
     async def health(self) -> pb.HealthResponse:
@@ -130,10 +163,23 @@ class STTWorkerClient:
         except grpc.aio.AioRpcError as exc:
             raise self._map_error(exc) from exc
 
+    def _timeout(self, budget_s: float) -> WorkerTimeoutError:
+        return WorkerTimeoutError(
+            f"the {self.worker.model.name} worker did not answer within {budget_s:.0f} s; "
+            "the stream resumes from the last commit"
+        )
+
     def _map_error(self, exc: grpc.aio.AioRpcError) -> TheoError:
+        if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return WorkerTimeoutError(
+                f"the {self.worker.model.name} worker did not finish within the request's deadline "
+                "(THEO_WORKER_DEADLINE_FLOOR_S + THEO_WORKER_DEADLINE_PER_AUDIO_S x audio seconds); "
+                "retry the request"
+            )
         if exc.code() in _DEAD_CODES:
+            why = self.worker.unhealthy_reason or f"{exc.code().name}: {exc.details()}"
             return WorkerUnavailableError(
-                f"the {self.worker.model.name} worker failed during the request ({exc.code().name}: "
-                f"{exc.details()}); it is being restarted, retry the request"
+                f"the {self.worker.model.name} worker failed during the request ({why}); it is being "
+                "restarted, retry the request"
             )
         return TheoError(f"the {self.worker.model.name} worker reported an error: {exc.details()}")

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from theo_rtc.backends.types import AudioChunk, VoiceInfo
-from theo_rtc.errors import InvalidRequestError, TheoError, WorkerUnavailableError
+from theo_rtc.errors import InvalidRequestError, TheoError, WorkerTimeoutError, WorkerUnavailableError
 from theo_rtc.proto import tts_worker_pb2 as pb
 from theo_rtc.proto import tts_worker_pb2_grpc as pb_grpc
 from theo_rtc.scheduler import Priority
@@ -49,8 +49,10 @@ class TTSWorkerClient:
         Holds one of the worker's slots until the stream ends or is closed; close it (``aclose`` or
         ``contextlib.aclosing``) when abandoning it early. If the worker dies before any audio came
         out, the request waits for the restart and is sent once more: synthesis has no side effects,
-        so the caller sees a slower answer instead of a 503.
+        so the caller sees a slower answer instead of a 503. Each attempt has the deadline of the audio
+        the text makes (:mod:`.deadlines`); past it, ``worker_timeout`` (504), not retried.
         """
+        deadline_s = self.worker.deadlines.for_text(text, speed)
         request = pb.SynthesizeRequest(
             request_id=uuid.uuid4().hex,
             text=text,
@@ -64,7 +66,7 @@ class TTSWorkerClient:
             for attempt in range(2):
                 await self.worker.wait_ready()
                 pid = self.worker.pid
-                call = self._stub.Synthesize(request)
+                call = self._stub.Synthesize(request, timeout=deadline_s)
                 try:
                     while (message := await call.read()) is not grpc.aio.EOF:
                         if message.audio_data:
@@ -77,7 +79,10 @@ class TTSWorkerClient:
                     )
                 except grpc.aio.AioRpcError as exc:
                     error = self._map_error(exc)
-                    if produced or attempt or not isinstance(error, WorkerUnavailableError):
+                    retry = isinstance(error, WorkerUnavailableError) and not isinstance(
+                        error, WorkerTimeoutError
+                    )
+                    if produced or attempt or not retry:
                         raise error from exc
                     await self._await_exit(pid)
                 finally:
@@ -112,6 +117,12 @@ class TTSWorkerClient:
             await asyncio.sleep(0.02)
 
     def _map_error(self, exc: grpc.aio.AioRpcError) -> TheoError:
+        if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return WorkerTimeoutError(
+                f"the {self.worker.model.name} worker did not finish the synthesis within its deadline "
+                "(THEO_WORKER_DEADLINE_FLOOR_S + THEO_WORKER_DEADLINE_PER_AUDIO_S x the text's audio "
+                "seconds); retry the request"
+            )
         if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
             meta = {k: v for k, v in (exc.trailing_metadata() or ()) if isinstance(v, str)}
             return InvalidRequestError(
@@ -120,8 +131,9 @@ class TTSWorkerClient:
                 code=meta.get(TTS_ERROR_CODE_KEY) or None,
             )
         if exc.code() in _DEAD_CODES:
+            why = self.worker.unhealthy_reason or f"{exc.code().name}: {exc.details()}"
             return WorkerUnavailableError(
-                f"the {self.worker.model.name} worker failed during the request ({exc.code().name}: "
-                f"{exc.details()}); it is being restarted, retry the request"
+                f"the {self.worker.model.name} worker failed during the request ({why}); it is being "
+                "restarted, retry the request"
             )
         return TheoError(f"the {self.worker.model.name} worker reported an error: {exc.details()}")

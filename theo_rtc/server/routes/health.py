@@ -31,8 +31,11 @@ async def health(request: Request) -> JSONResponse:
             problems.append(
                 f"{name}: {state}" + (f" ({info.last_error})" if info and info.last_error else "")
             )
+    draining = request.app.state.drain.draining
+    if draining:  # SIGTERM: a load balancer stops sending at once (theo_rtc.server.drain)
+        problems.insert(0, "draining: the server is shutting down")
     body: dict[str, Any] = {
-        "status": "ok" if not problems else "unavailable",
+        "status": "ok" if not problems else "draining" if draining else "unavailable",
         "problems": problems,
         "workers": [asdict(w) for w in workers.values()],
         "models_installed": [m.name for m in runtime.store.list()],

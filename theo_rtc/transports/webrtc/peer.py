@@ -24,7 +24,7 @@ from theo_rtc.session import SessionConfig
 from theo_rtc.session.state import Timeouts
 from theo_rtc.transports.call import Call
 from theo_rtc.transports.protocol import TheoDialect
-from theo_rtc.transports.registry import SessionRegistry
+from theo_rtc.transports.registry import SessionRegistry, TooManySessionsError
 from theo_rtc.transports.webrtc.ice import host_addresses, rtc_configuration, set_jitter_frames
 from theo_rtc.transports.webrtc.output import DataChannelOutput
 from theo_rtc.transports.webrtc.tracks import PacedAudioTrack, PacedTrackSink, pump_microphone
@@ -94,9 +94,10 @@ class WebRTCPeer:
     # --- signaling ------------------------------------------------------------------------------------------
 
     def reserve(self) -> None:
-        """Count the peer against ``max_sessions`` from the start, so a burst of offers cannot overshoot
-        it while answers are being made; fails fast on an unknown model."""
-        self.call.reserve()
+        """Count the peer against the pending-offer budget from the start (``max_sessions`` once it
+        connects), so a burst of offers cannot overshoot it while answers are being made, nor offers that
+        never connect lock established sessions out; fails fast on an unknown model."""
+        self.call.reserve(pending=True)
 
     async def open(self) -> None:
         """Start the session, once the offer is known to be good: starting and at once cancelling a
@@ -174,6 +175,13 @@ class WebRTCPeer:
                         "%s: ICE/DTLS did not complete within %.0f s; freeing the call", self.id, timeout
                     )
                     self.call.end("connect timeout")
+                return
+            try:
+                self.call.registry.promote(self.session)
+            except TooManySessionsError as exc:
+                log.warning("%s: connected, but %s", self.id, exc.message)
+                self.session.emit("error", code=exc.code, message=exc.message, recoverable=False)
+                self.call.end("too many sessions")
                 return
             log.info(
                 "%s: connected (session %s, model %s)", self.id, self.session.id, self.session.config.model

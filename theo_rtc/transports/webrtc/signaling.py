@@ -111,6 +111,7 @@ def _config(runtime: TheoRuntime, query: dict[str, str], session: dict[str, Any]
 async def create_call(request: Request) -> Response:
     runtime: TheoRuntime = request.app.state.runtime
     registry: SessionRegistry = request.app.state.sessions
+    request.app.state.source_limits.admit("offers", request)
     sdp, session_fields = await _read_offer(request)
     query = dict(request.query_params)
     try:

@@ -14,10 +14,10 @@ from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from theo_rtc.errors import TheoError
+from theo_rtc.errors import ServerShuttingDownError, TheoError
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.transports.call import Call
-from theo_rtc.transports.registry import SessionRegistry, TooManySessionsError
+from theo_rtc.transports.registry import SERVER_SHUTDOWN, SessionRegistry, TooManySessionsError
 from theo_rtc.transports.websocket.admission import admit, refuse
 from theo_rtc.transports.websocket.output import WebSocketOutput
 
@@ -26,6 +26,7 @@ router = APIRouter()
 
 _TRY_AGAIN_LATER = 1013
 _POLICY_VIOLATION = 1008
+_GOING_AWAY = 1001  # the server drains (SIGTERM): the client reconnects elsewhere
 
 
 @router.websocket("/v1/realtime")
@@ -35,6 +36,9 @@ async def realtime(websocket: WebSocket) -> None:
     settings = runtime.settings
     query = dict(websocket.query_params)
     try:
+        if registry.draining:
+            raise ServerShuttingDownError("the server is shutting down; connect to another instance")
+        websocket.app.state.source_limits.admit("websockets", websocket)
         admission = admit(query, runtime, websocket.headers)
     except TheoError as exc:
         await refuse(websocket, exc)  # before accept(): an HTTP 4xx the client does not retry
@@ -80,8 +84,9 @@ async def realtime(websocket: WebSocket) -> None:
         await call.close()
         await output.aclose()
         if websocket.client_state == WebSocketState.CONNECTED:
+            going_away = call.end_reason == SERVER_SHUTDOWN
             with contextlib.suppress(Exception):
-                await websocket.close(1000)
+                await websocket.close(_GOING_AWAY if going_away else 1000)
         log.info("%s: closed (%s)", call.id, call.end_reason)
 
 
