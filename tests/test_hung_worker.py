@@ -176,3 +176,95 @@ async def test_sigstopped_worker_is_detected_killed_and_restarted(hung_server: R
         assert retry.status_code == 200 and "forward" in retry.json()["text"].lower()
         metrics = (await http.get("/metrics")).text
     assert 'theo_stt_worker_errors_total{kind="health_check",model="whisper-tiny.en"}' in metrics
+
+
+# With the health checks off, the deadlines alone bound every call to the hung worker.
+SHORT_FLOOR_S = 3.0
+SHORT_PER_AUDIO_S = 0.25
+DEADLINE_ENV = {
+    "THEO_WORKER_HEALTH_INTERVAL_S": "0",
+    "THEO_WORKER_DEADLINE_FLOOR_S": str(SHORT_FLOOR_S),
+    "THEO_WORKER_DEADLINE_PER_AUDIO_S": str(SHORT_PER_AUDIO_S),
+}
+
+
+@pytest.fixture(scope="module")
+def deadline_server(theo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(
+        theo_home,
+        tmp_path_factory.mktemp("deadline") / "server.log",
+        preload=("whisper-tiny.en",),
+        env=DEADLINE_ENV,
+    )
+    yield running
+    running.stop()
+    for pid in STOPPED:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+
+
+async def test_deadlines_bound_calls_to_a_hung_worker(deadline_server: RunningServer) -> None:
+    """No health checks: the REST request gets 504 worker_timeout at its deadline, the session recoverable
+    worker_timeout errors; once the worker answers again (SIGCONT) the session replays every final."""
+    ws_url = deadline_server.url.replace("http://", "ws://")
+    data, rate = pcm16(DIGITS)
+    upload = long_wav(REST_AUDIO_S)
+    events: list[dict[str, Any]] = []
+    second_utterance = asyncio.Event()
+    timed_out = asyncio.Event()
+    async with httpx.AsyncClient(base_url=deadline_server.url, timeout=HANG_GUARD_S) as http:
+        worker = await stt_worker(http)
+
+        async def hang_the_worker_mid_request() -> tuple[httpx.Response, float]:
+            await second_utterance.wait()
+            started = time.monotonic()
+            rest = asyncio.create_task(
+                http.post(
+                    "/v1/audio/transcriptions",
+                    data={"model": "whisper-tiny.en"},
+                    files={"file": ("long.wav", upload, "audio/wav")},
+                )
+            )
+            while (await stt_worker(http))["in_flight"] == 0:
+                assert not rest.done(), rest.result().text
+                await asyncio.sleep(0.05)
+            os.kill(worker["pid"], signal.SIGSTOP)
+            STOPPED.append(worker["pid"])
+            response = await rest
+            return response, time.monotonic() - started
+
+        async with websockets.connect(f"{ws_url}/v1/realtime?sample_rate={rate}", max_size=None) as ws:
+
+            async def reader() -> None:
+                async for message in ws:
+                    event = json.loads(message)
+                    events.append(event)
+                    if event["type"] == "vad.speech_start" and event["segment_id"] == 2:
+                        second_utterance.set()
+                    if event["type"] == "error" and event.get("code") == "worker_timeout":
+                        timed_out.set()
+
+            reading = asyncio.create_task(reader())
+            rest = asyncio.create_task(hang_the_worker_mid_request())
+            frame = rate // 50 * 2
+            for i in range(0, len(data), frame):
+                await ws.send(data[i : i + frame])
+                await asyncio.sleep(0.01)
+            await ws.send(bytes(rate * 2))
+            response, elapsed = await asyncio.wait_for(rest, HANG_GUARD_S)
+            await asyncio.wait_for(timed_out.wait(), HANG_GUARD_S)
+            os.kill(worker["pid"], signal.SIGCONT)  # answering again: the session's replay goes through
+            await ws.send(json.dumps({"type": "session.close"}))
+            await asyncio.wait_for(reading, HANG_GUARD_S)
+
+        assert response.status_code == 504, response.text
+        error = response.json()["error"]
+        assert (error["code"], error["type"]) == ("worker_timeout", "server_error"), error
+        assert elapsed < HANG_GUARD_S / 2, elapsed  # its deadline: 3 + 0.25 x 60 = 18 s
+        errors = [e for e in events if e["type"] == "error"]
+        assert errors and all(e["recoverable"] for e in errors), errors
+        finals = [e for e in events if e["type"] == "transcript.final"]
+        assert [f["segment_id"] for f in finals] == [1, 2, 3], finals
+        assert events[-1]["type"] == "session.closed"
+        after = await stt_worker(http)
+        assert after["pid"] == worker["pid"] and after["restarts"] == worker["restarts"]  # never killed
