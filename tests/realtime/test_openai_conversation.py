@@ -246,7 +246,9 @@ async def test_barge_in_cancels_the_response_and_truncate_keeps_what_was_heard(
         (message,) = cancelled.response.output
         assert message.status == "incomplete" and message.content[0].transcript == first
 
-        # the client played 1.5 s of it: only the words in those 1.5 s stay in the conversation
+        # the client played 1.5 s of it: only the words in those 1.5 s stay in the conversation. The whole
+        # sentence was there before the caller spoke: Piper renders a piece as one chunk, whose deltas are
+        # queued together, so its first delta arriving means all of them did
         played_s = len(events.audio[message.id]) / 2 / 24_000
         assert played_s > 2.0, played_s
         await conn.conversation.item.truncate(item_id=message.id, content_index=0, audio_end_ms=3_000_000)
