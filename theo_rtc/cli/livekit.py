@@ -220,9 +220,7 @@ def dev(
             signal.signal(sig, signal.SIG_IGN)
         if server.running:
             err_console.print("stopping livekit-server ...")
-        if telephony is not None:
-            telephony.stop()
-        stopped = server.stop()
+        stopped = telephony.stop() if telephony is not None else server.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     err_console.print(f"livekit-server stopped (exit code {stopped})")

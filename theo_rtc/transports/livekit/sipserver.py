@@ -267,15 +267,16 @@ class LocalTelephony:
                     return name
             time.sleep(poll_s)
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
         """livekit-sip first (SIGINT: it hangs up every call now; SIGTERM would wait for them to end),
         then livekit-server, then Redis."""
         self.sip.stop(signal.SIGINT)
-        self.livekit.stop()
+        code = self.livekit.stop()
         self.redis.stop(signal.SIGTERM)
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
+        return code  # livekit-server's exit code
 
     def __enter__(self) -> LocalTelephony:
         return self.start()
