@@ -105,7 +105,8 @@ def test_clients_use_livekit_yaml_port_and_keys(
     assert sip_config["redis"]["address"] == _flag(
         compose["services"]["livekit-server"]["command"], "--redis-host"
     )
-    assert re.search(rf"/dev/tcp/127\.0\.0\.1/{sip_config['health_port']}\b", _check_text(sip))
+    # v1.0.0 has no health port: the check connects to SIP over TCP
+    assert re.search(rf"/dev/tcp/127\.0\.0\.1/{sip_config['sip_port']}\b", _check_text(sip))
     # SIP's RTP ports must not overlap livekit-server's ICE/UDP range.
     low, high = (int(p) for p in sip_config["rtp_port"].split("-"))
     rtc = livekit_yaml["rtc"]
