@@ -83,6 +83,13 @@ class StreamChunk:
     commit: bool = False
     reset: bool = False
     options: TranscribeOptions | None = None
+    # like decode, at a final's quality; a commit adding no audio may reuse the result (the early final)
+    prepare: bool = False
+
+    @property
+    def answered(self) -> bool:
+        """The engine answers this chunk with exactly one hypothesis (streams answer in order)."""
+        return self.decode or self.commit or self.prepare
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,7 @@ class StreamHypothesis:
     language: str = ""
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
+    prepared: bool = False  # a final that reused the decode a ``prepare`` chunk asked for
 
 
 @dataclass(frozen=True, slots=True)

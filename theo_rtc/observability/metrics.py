@@ -89,6 +89,12 @@ stt_frames_dropped_total = Counter(
 stt_session_recoveries_total = Counter(
     "theo_stt_session_recoveries_total", "Streams resumed after a worker failure"
 )
+stt_early_finals_total = Counter(
+    "theo_stt_early_finals_total",
+    "Early finals: decodes asked for in a pause (prepared) and finals answered with one (used); "
+    "prepared - used is the decodes wasted on pauses that did not end the turn",
+    ["outcome"],
+)
 
 # --- voice agent ---
 _AGENT_BUCKETS = (0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)

@@ -91,23 +91,25 @@ class TranscribeFileEvent(_message.Message):
     def __init__(self, info: _Optional[_Union[TranscriptionInfo, _Mapping]] = ..., segment: _Optional[_Union[Segment, _Mapping]] = ...) -> None: ...
 
 class AudioFrame(_message.Message):
-    __slots__ = ("session_id", "pcm16", "decode", "commit", "reset", "options")
+    __slots__ = ("session_id", "pcm16", "decode", "commit", "reset", "options", "prepare")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PCM16_FIELD_NUMBER: _ClassVar[int]
     DECODE_FIELD_NUMBER: _ClassVar[int]
     COMMIT_FIELD_NUMBER: _ClassVar[int]
     RESET_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    PREPARE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     pcm16: bytes
     decode: bool
     commit: bool
     reset: bool
     options: TranscribeOptions
-    def __init__(self, session_id: _Optional[str] = ..., pcm16: _Optional[bytes] = ..., decode: _Optional[bool] = ..., commit: _Optional[bool] = ..., reset: _Optional[bool] = ..., options: _Optional[_Union[TranscribeOptions, _Mapping]] = ...) -> None: ...
+    prepare: bool
+    def __init__(self, session_id: _Optional[str] = ..., pcm16: _Optional[bytes] = ..., decode: _Optional[bool] = ..., commit: _Optional[bool] = ..., reset: _Optional[bool] = ..., options: _Optional[_Union[TranscribeOptions, _Mapping]] = ..., prepare: _Optional[bool] = ...) -> None: ...
 
 class TranscriptEvent(_message.Message):
-    __slots__ = ("session_id", "is_final", "text", "words", "window_seconds", "language", "avg_logprob", "no_speech_prob")
+    __slots__ = ("session_id", "is_final", "text", "words", "window_seconds", "language", "avg_logprob", "no_speech_prob", "prepared")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     IS_FINAL_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +118,7 @@ class TranscriptEvent(_message.Message):
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     AVG_LOGPROB_FIELD_NUMBER: _ClassVar[int]
     NO_SPEECH_PROB_FIELD_NUMBER: _ClassVar[int]
+    PREPARED_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     is_final: bool
     text: str
@@ -124,7 +127,8 @@ class TranscriptEvent(_message.Message):
     language: str
     avg_logprob: float
     no_speech_prob: float
-    def __init__(self, session_id: _Optional[str] = ..., is_final: _Optional[bool] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., window_seconds: _Optional[float] = ..., language: _Optional[str] = ..., avg_logprob: _Optional[float] = ..., no_speech_prob: _Optional[float] = ...) -> None: ...
+    prepared: bool
+    def __init__(self, session_id: _Optional[str] = ..., is_final: _Optional[bool] = ..., text: _Optional[str] = ..., words: _Optional[_Iterable[_Union[Word, _Mapping]]] = ..., window_seconds: _Optional[float] = ..., language: _Optional[str] = ..., avg_logprob: _Optional[float] = ..., no_speech_prob: _Optional[float] = ..., prepared: _Optional[bool] = ...) -> None: ...
 
 class CancelRequest(_message.Message):
     __slots__ = ("request_id",)

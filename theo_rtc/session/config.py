@@ -30,6 +30,11 @@ class SessionConfig(BaseModel):
     preroll_ms: int = Field(default=300, ge=0, le=2_000, description="Audio kept before speech start")
     partial_interval_ms: int = Field(default=300, ge=100, le=5_000, description="Audio between decodes")
     partials: bool = True
+    early_final: bool = Field(
+        default=True,
+        description="Decode the utterance as a final would once its pause reaches the commit tail (200 ms), "
+        "so the final is ready when the pause reaches min_silence_ms; costs one decode when speech resumes",
+    )
     hot_words: list[str] = Field(default_factory=list, max_length=200)
     prompt: str | None = None
     cross_segment_context: bool = Field(

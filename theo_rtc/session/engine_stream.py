@@ -41,6 +41,7 @@ class EngineStream:
         self.partial_in_flight = False
         self.finals_idle = asyncio.Event()  # no commit waiting for its final
         self.finals_idle.set()
+        self.connected = asyncio.Event()  # the stream to the worker is up (set again after each reconnect)
 
     def send(self, chunk: StreamChunk) -> None:
         if self._outbox is not None:
@@ -84,6 +85,7 @@ class EngineStream:
                 client = await self._workers.stt(model())
                 self._outbox = outbox
                 self._replay(outbox, options)
+                self.connected.set()
                 async for hypothesis in client.stream(self._iterate(outbox), session_id=self._id):
                     await self._on_hypothesis(hypothesis, on_partial, on_final)
                 if self._stopped:

@@ -18,6 +18,9 @@ from theo_rtc.session.transcript import words_after
 # -> "Maybe consider it"): LJSpeech in one session, WER 8.3 % -> 6.5 % (400 ms silence) and 7.1 % (300 ms).
 # Longer gaps are separate utterances; reaching back over them makes text up in the pause (16-20 % WER).
 _LEFT_CONTEXT_GAP = STT_SAMPLE_RATE
+# VAD hears speech start at its first clearly voiced frame, after a soft onset ("Printing" from 100 ms of
+# pre-roll came out as "counting"): the decode window never starts closer than this to it.
+_MIN_PREROLL = STT_SAMPLE_RATE // 4
 _LEFT_CONTEXT = 10 * STT_SAMPLE_RATE  # windows starting mid-word (a 3 s cap) lose words
 
 
@@ -44,7 +47,7 @@ class Segments:
         """Where a segment for speech VAD heard start at ``offset`` begins, and whether it continues the
         previous one (a pause of at most _LEFT_CONTEXT_GAP)."""
         paused = None if self.last_speech_end is None else offset - self.last_speech_end
-        start = max(self.floor, offset - preroll, self._ring.oldest)
+        start = max(self.floor, offset - max(preroll, _MIN_PREROLL), self._ring.oldest)
         return start, paused is not None and 0 <= paused <= _LEFT_CONTEXT_GAP
 
     def begin(self, start: int, *, continues: bool) -> None:

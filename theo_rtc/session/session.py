@@ -6,7 +6,8 @@ post-processing. Events go out through a :class:`SessionOutput`; transports only
 
 The session owns the parts and decides when things happen (VAD turns, commits, timers, close); each part
 is a module of its own: ``intake`` (client audio queue), ``ring_buffer``, ``segments`` (where each
-utterance lies, left context), ``engine_stream`` (worker stream, replay, recovery), ``transcriber`` (the
+utterance lies, left context), ``decodes`` (when to ask for partials, early finals and commits),
+``engine_stream`` (worker stream, replay, recovery), ``transcriber`` (the
 engine's answers as partials and post-processed finals) over ``transcript`` (the pure logic of both, the
 cross-segment prompt), ``events`` (the one ordered FIFO to the client), ``state`` (timeouts), ``wal``.
 """
@@ -37,6 +38,7 @@ from theo_rtc.observability import metrics
 from theo_rtc.preprocessing import StreamPreprocessor, pcm16_to_float
 from theo_rtc.runtime import TheoRuntime
 from theo_rtc.session.config import SessionConfig
+from theo_rtc.session.decodes import DecodeRequests
 from theo_rtc.session.endpointer import COMPLETE, endpointer_for
 from theo_rtc.session.engine_stream import EngineStream
 from theo_rtc.session.events import EventQueue
@@ -54,7 +56,6 @@ from theo_rtc.vad import VoiceActivityDetector
 log = logging.getLogger("theo.session")
 
 FINAL_FLUSH_LIMIT_S = 30.0  # how long a graceful close waits for finals already committed
-_COMMIT_TAIL = int(0.2 * STT_SAMPLE_RATE)  # audio kept after VAD's end-of-speech point in a final
 
 
 class StreamingSession:
@@ -85,6 +86,16 @@ class StreamingSession:
         self._transcriber = Transcriber(
             runtime.transcriptions, self.ring, self.wal, self._segments, self.emit
         )
+        self._decodes = DecodeRequests(
+            self.id,
+            self.ring,
+            self._segments,
+            self._stream,
+            self._transcriber,
+            self.emit,
+            lambda: self.config,
+            self._options,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = asyncio.Event()
         self.input_gate = InputGate()  # held by speakers while their audio plays (mute-on-speak)
@@ -94,8 +105,6 @@ class StreamingSession:
         self._started = False
         self._architecture = STTArchitecture.ENCODER_DECODER
 
-        self._last_decode_at = 0
-        self._speech_end_at: float | None = None
         self._started_at = time.monotonic()
 
     # --- lifecycle ----------------------------------------------------------------------------------------
@@ -141,7 +150,7 @@ class StreamingSession:
             async with asyncio.timeout(self.state.timeouts.closing_s):
                 await self._drain_input()
                 if self._segments.in_progress:
-                    self._issue_commit(forced=False)
+                    self._decodes.commit(forced=False)
             async with asyncio.timeout(FINAL_FLUSH_LIMIT_S):
                 await self._stream.finals_idle.wait()
         await self._shutdown(reason)
@@ -250,12 +259,12 @@ class StreamingSession:
         if not self._segments.in_progress:
             if self.ring.write_offset - self._segments.floor < STT_SAMPLE_RATE // 10:
                 return False
-            self._begin_segment(self._segments.floor, announce=False)
-        self._issue_commit(forced=False)
+            self._decodes.begin_segment(self._segments.floor, announce=False)
+        self._decodes.commit(forced=False)
         if self._vad.speaking:
             # Committed mid-speech: the words still being said belong to the next segment (VAD will not
             # announce a new speech start for them), as after a forced commit.
-            self._begin_segment(self._segments.floor, announce=False, continues=True)
+            self._decodes.begin_segment(self._segments.floor, announce=False, continues=True)
         return True
 
     async def clear(self) -> None:
@@ -286,7 +295,7 @@ class StreamingSession:
             return
         if self.ring.uncommitted + len(samples) > self.ring.capacity:
             # The client stopped committing and VAD heard no end: commit to make room (never overwrite).
-            self._force_commit()
+            self._decodes.force_commit()
         self.ring.write(samples)
         if self.state.state == SessionState.INIT:
             self.state.transition(SessionState.SILENCE)  # audio is flowing; INIT's "no audio" timeout is over
@@ -299,14 +308,8 @@ class StreamingSession:
             else:
                 self._on_speech_end(event.offset)
         if (pause := self._endpointer.overdue(self.ring.write_offset, self._vad.speaking)) is not None:
-            self._end_turn(pause)  # an incomplete turn's silence reached max_silence_ms
-        if self._segments.in_progress:
-            if self.ring.needs_force_commit:
-                self._force_commit()
-            elif self._should_decode_partial():
-                chunk = StreamChunk(self._segments.unsent(self.ring.write_offset), decode=True)
-                self._stream.request_partial(chunk, self._segments.id)
-                self._last_decode_at = self.ring.write_offset
+            self._decodes.commit_turn(pause)  # an incomplete turn's silence reached max_silence_ms
+        self._decodes.after_audio(self._vad)
 
     async def _process_and_judge(self, raw: AudioArray) -> None:
         self._process(raw)
@@ -324,22 +327,7 @@ class StreamingSession:
             complete=complete,
         )
         if complete:
-            self._end_turn(pause)
-
-    def _end_turn(self, pause: int) -> None:
-        if self._segments.in_progress:
-            self._issue_commit(forced=False, end=min(self.ring.write_offset, pause + _COMMIT_TAIL))
-
-    def _should_decode_partial(self) -> bool:
-        return (
-            self.config.partials
-            and not self._stream.partial_in_flight
-            # a partial started now would still be decoding when the utterance ends and delay the final
-            and not self._vad.trailing_silence
-            and self.ring.write_offset - self._last_decode_at >= self.config.partial_interval_ms * 16
-            # first pass: ~0.5 s of speech after the pre-roll (shorter windows drop the first word)
-            and self.ring.write_offset - (self._segments.start or 0) >= STT_SAMPLE_RATE * 8 // 10
-        )
+            self._decodes.commit_turn(pause)
 
     def _on_speech_start(self, offset: int) -> None:
         self.state.transition(SessionState.ACTIVE)
@@ -347,55 +335,19 @@ class StreamingSession:
         self._transcriber.speech_started()
         if not self._segments.in_progress:
             start, continues = self._segments.speech_start(offset, self.config.preroll_ms * 16)
-            self._begin_segment(start, announce=True, continues=continues)
+            self._decodes.begin_segment(start, announce=True, continues=continues)
         self.emit("vad.speech_start", timestamp_ms=ms(offset), segment_id=self._segments.id)
-
-    def _begin_segment(self, start: int, *, announce: bool, continues: bool = False) -> None:
-        self._segments.begin(start, continues=continues)
-        self._last_decode_at = start
-        self._transcriber.partial.reset()
-        self._stream.send(StreamChunk(np.zeros(0, np.float32), reset=True, options=self._options()))
-        if announce:
-            log.debug("%s: segment %d starts at %d ms", self.id, self._segments.id, ms(start))
 
     def _on_speech_end(self, offset: int) -> None:
         self.state.transition(SessionState.SILENCE)
-        self._speech_end_at = time.monotonic()
+        self._decodes.speech_ended()
         self._segments.last_speech_end = offset
         self.emit("vad.speech_end", timestamp_ms=ms(offset), segment_id=self._segments.id)
         if self.config.turn_detection and self._segments.in_progress:
             if self._endpointer.smart:
                 self._endpointer.paused(offset)  # the model decides (_process_and_judge)
             else:
-                self._issue_commit(forced=False, end=min(self.ring.write_offset, offset + _COMMIT_TAIL))
-
-    def _force_commit(self) -> None:
-        if not self._segments.in_progress:
-            self._segments.floor = self.ring.write_offset
-            self.ring.commit(self.ring.write_offset)
-            return
-        metrics.stt_segments_force_committed_total.inc()
-        self._issue_commit(forced=True)
-
-    def _issue_commit(self, *, forced: bool, end: int | None = None) -> None:
-        segments = self._segments
-        assert segments.start is not None
-        end = self.ring.write_offset if end is None else end
-        final = PendingFinal(
-            segments.id, segments.start, end, self._speech_end_at, forced, segments.window_start
-        )
-        self._stream.request_final(StreamChunk(segments.unsent(end), commit=True), final)
-        self.emit(
-            "input_audio_buffer.committed",
-            segment_id=segments.id,
-            start_ms=ms(segments.start),
-            end_ms=ms(end),
-            forced=forced,
-        )
-        segments.end(end)
-        if forced:
-            # Speech continues past a forced commit: the rest belongs to a new segment straight away.
-            self._begin_segment(end, announce=False, continues=True)
+                self._decodes.commit_turn(offset)
 
     def _options(self) -> TranscribeOptions:
         return transcribe_options(self.config, self._architecture, self._transcriber.context)
@@ -407,10 +359,14 @@ class StreamingSession:
             await self._shutdown("error")
 
     async def _on_partial(self, hypothesis: StreamHypothesis) -> None:
+        if not self.config.partials:
+            return  # an early final's decode, answered while the turn goes on
         stable = self._architecture != STTArchitecture.ENCODER_DECODER
         await self._transcriber.on_partial(hypothesis, stable=stable)
 
     async def _on_final(self, pending: PendingFinal, hypothesis: StreamHypothesis) -> None:
+        if hypothesis.prepared:
+            metrics.stt_early_finals_total.labels("used").inc()
         await self._transcriber.on_final(pending, hypothesis, self.config)
 
     # --- housekeeping ---------------------------------------------------------------------------------------

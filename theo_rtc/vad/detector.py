@@ -127,6 +127,11 @@ class VoiceActivityDetector:
         """In speech, but the last frames were silent: the utterance may be ending."""
         return self.speaking and self._silence_start is not None
 
+    @property
+    def silence_start(self) -> int | None:
+        """Where the trailing silence began (the offset ``speech_end`` will report if it lasts)."""
+        return self._silence_start if self.speaking else None
+
     def flush(self) -> VADEvent | None:
         """End of stream: close an open speech region."""
         if self.speaking:

@@ -95,6 +95,7 @@ def hypothesis_to_pb(session_id: str, h: StreamHypothesis) -> pb.TranscriptEvent
         language=h.language,
         avg_logprob=h.avg_logprob,
         no_speech_prob=h.no_speech_prob,
+        prepared=h.prepared,
     )
 
 
@@ -107,4 +108,5 @@ def hypothesis_from_pb(message: pb.TranscriptEvent) -> StreamHypothesis:
         language=message.language,
         avg_logprob=message.avg_logprob,
         no_speech_prob=message.no_speech_prob,
+        prepared=message.prepared,
     )

@@ -122,12 +122,13 @@ class STTWorkerClient:
                     pcm16=float_to_pcm16(chunk.audio) if len(chunk.audio) else b"",
                     decode=chunk.decode,
                     commit=chunk.commit,
+                    prepare=chunk.prepare,
                     reset=chunk.reset,
                 )
                 if chunk.options is not None:
                     frame.options.CopyFrom(options_to_pb(chunk.options))
                 window_s = (0.0 if chunk.reset else window_s) + len(chunk.audio) / STT_SAMPLE_RATE
-                if chunk.decode or chunk.commit:
+                if chunk.answered:
                     deadlines.sent(self.worker.deadlines.for_audio(window_s))
                 if chunk.commit:
                     window_s = 0.0

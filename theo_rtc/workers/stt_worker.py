@@ -66,6 +66,7 @@ class STTWorkerServicer(pb_grpc.STTWorkerServicer):
                     decode=frame.decode,
                     commit=frame.commit,
                     reset=frame.reset,
+                    prepare=frame.prepare,
                     options=options_from_pb(frame.options) if frame.HasField("options") else None,
                 )
 

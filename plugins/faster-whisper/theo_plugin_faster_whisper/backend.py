@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -120,24 +121,32 @@ class FasterWhisperBackend(STTBackend):
     async def transcribe_stream(self, chunks: AsyncIterator[StreamChunk]) -> AsyncIterator[StreamHypothesis]:
         window = np.zeros(0, dtype=np.float32)
         options = TranscribeOptions(word_timestamps=True)
+        prepared: StreamHypothesis | None = None  # a final-quality decode of exactly this window
         async for chunk in chunks:
             if chunk.options is not None:
                 options = chunk.options
+            if chunk.reset or len(chunk.audio) or chunk.options is not None:
+                prepared = None
             if chunk.reset:
                 window = np.zeros(0, dtype=np.float32)
             if len(chunk.audio):
                 window = np.concatenate([window, chunk.audio])
-            if chunk.decode or chunk.commit:
-                yield await self._decode_window(window, options, is_final=chunk.commit)
-                if chunk.commit:
-                    window = np.zeros(0, dtype=np.float32)
+            if chunk.commit and prepared is not None:
+                yield dataclasses.replace(prepared, is_final=True, prepared=True)  # decoded in the pause
+            elif chunk.answered:
+                hypothesis = await self._decode_window(window, options, final_quality=not chunk.decode)
+                if chunk.prepare:
+                    prepared = hypothesis
+                yield dataclasses.replace(hypothesis, is_final=chunk.commit)
+            if chunk.commit:
+                window, prepared = np.zeros(0, dtype=np.float32), None
 
     async def _decode_window(
-        self, window: AudioArray, options: TranscribeOptions, *, is_final: bool
+        self, window: AudioArray, options: TranscribeOptions, *, final_quality: bool
     ) -> StreamHypothesis:
         seconds = len(window) / STT_SAMPLE_RATE
         if len(window) < STT_SAMPLE_RATE // 10:
-            return StreamHypothesis(is_final=is_final, text="", words=(), window_seconds=seconds)
+            return StreamHypothesis(is_final=final_quality, text="", words=(), window_seconds=seconds)
         # Live windows get one greedy-or-beam pass at a fixed temperature and a token budget that fits the
         # window: temperature fallback on a looping hypothesis (digit strings do this) costs seconds.
         kwargs = self._kwargs(options) | {
@@ -146,13 +155,13 @@ class FasterWhisperBackend(STTBackend):
             "temperature": options.temperature,
             "max_new_tokens": int(seconds * 12) + 16,
         }
-        if not is_final:
+        if not final_quality:
             kwargs["beam_size"] = 1  # partials favour speed; the final pass uses the configured beam
 
         def run() -> tuple[list[FWSegment], Any] | None:
             # Finals and batch requests queue for the model; a partial only runs on an idle model. Under load
             # partials are shed (the session shows the next one) so finals never wait behind them.
-            if not self._lock.acquire(blocking=is_final):
+            if not self._lock.acquire(blocking=final_quality):
                 return None
             try:
                 segments, info = self.model.transcribe(window, **kwargs)
@@ -172,7 +181,7 @@ class FasterWhisperBackend(STTBackend):
         text = "".join(s.text for s in segments).strip()
         logprob = float(np.mean([s.avg_logprob for s in segments])) if segments else 0.0
         no_speech = float(max((s.no_speech_prob for s in segments), default=0.0))
-        return StreamHypothesis(is_final, text, words, seconds, info.language, logprob, no_speech)
+        return StreamHypothesis(final_quality, text, words, seconds, info.language, logprob, no_speech)
 
     async def unload(self) -> None:
         self._model = None
