@@ -35,7 +35,9 @@ def app(theo_home: Path) -> FastAPI:
 def client(app: FastAPI) -> Callable[[LiveKitSettings], httpx.AsyncClient]:
     def make(settings: LiveKitSettings) -> httpx.AsyncClient:
         app.state.livekit_settings = settings
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost", timeout=30)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost", timeout=30
+        )
 
     return make
 
