@@ -7,13 +7,11 @@ every interface, and this machine's servers listen on 127.0.0.1 only.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
+from tests.livekit_rooms import _rooms_left_at_teardown  # noqa: F401 (autouse fixture)
 from theo_rtc.transports.livekit.devserver import LocalLiveKit, free_tcp_port, free_udp_range
 
 
@@ -29,23 +27,3 @@ def livekit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLi
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-async def _rooms_left_at_teardown(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
-    """Every ``rtc.Room`` a test connects leaves when the test ends, passed or failed: a participant left
-    behind keeps decoding audio in this process and slows every test after it."""
-    from livekit import rtc
-
-    rooms: list[rtc.Room] = []
-    connect = rtc.Room.connect
-
-    async def tracked(self: rtc.Room, *args: Any, **kwargs: Any) -> None:
-        rooms.append(self)
-        await connect(self, *args, **kwargs)
-
-    monkeypatch.setattr(rtc.Room, "connect", tracked)
-    yield
-    for room in rooms:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(room.disconnect(), 10)

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bench.livekit.client import AgentProcess, start_agent
+from tests.livekit_rooms import _rooms_left_at_teardown  # noqa: F401 (autouse fixture)
 from theo_rtc.transports.livekit import siptrunk
 from theo_rtc.transports.livekit.sipserver import LocalTelephony, free_telephony_ports
 
@@ -49,22 +48,3 @@ def phone_agent(
     )
     yield agent
     agent.stop()
-
-
-@pytest.fixture(autouse=True)
-async def _rooms_left_at_teardown(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
-    """Every ``rtc.Room`` a test connects leaves when the test ends, passed or failed."""
-    from livekit import rtc
-
-    rooms: list[rtc.Room] = []
-    connect = rtc.Room.connect
-
-    async def tracked(self: rtc.Room, *args: Any, **kwargs: Any) -> None:
-        rooms.append(self)
-        await connect(self, *args, **kwargs)
-
-    monkeypatch.setattr(rtc.Room, "connect", tracked)
-    yield
-    for room in rooms:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(room.disconnect(), 10)

@@ -116,6 +116,14 @@ def load_config(path: Path = DEFAULT_CONFIG) -> dict[str, Any]:
     return data
 
 
+def log_tail(path: Path | None, lines: int = 15) -> str:
+    """The last lines of a server's log, to append to an error (``":\n..."``, or "" when there is none)."""
+    if path is None or not path.exists():
+        return ""
+    text = path.read_text(errors="replace").splitlines()[-lines:]
+    return ":\n" + "\n".join(text) if text else ""
+
+
 class LocalLiveKit:
     """One livekit-server process on this machine, configured from ``livekit.yaml``.
 
@@ -280,11 +288,8 @@ class LocalLiveKit:
                     )
                 time.sleep(0.1)
 
-    def _tail(self, lines: int = 15) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
-        return ":\n" + "\n".join(text) if text else ""
+    def _tail(self) -> str:
+        return log_tail(self.log_path)
 
     def wait(self, timeout: float | None = None) -> int:
         """Block until the server exits; its exit code."""

@@ -35,6 +35,7 @@ from theo_rtc.transports.livekit.devserver import (
     LocalLiveKit,
     free_tcp_port,
     load_config,
+    log_tail,
 )
 from theo_rtc.transports.livekit.settings import LiveKitError, LiveKitSettings
 
@@ -120,11 +121,8 @@ class _Child:
                 raise LiveKitError(f"{self.name} was not ready within {timeout:.0f} s{self.tail()}")
             time.sleep(0.1)
 
-    def tail(self, lines: int = 15) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
-        return ":\n" + "\n".join(text) if text else ""
+    def tail(self) -> str:
+        return log_tail(self.log_path)
 
     def stop(self, first: signal.Signals, timeout: float = 5.0) -> int | None:
         code: int | None = None
